@@ -1,0 +1,48 @@
+# Watchhouse: `make run` serves the demo, `make test` runs the suite, `make lint` checks style.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+export PORT
+
+.PHONY: install run test test-sqlite test-postgres lint format messages bench clean
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(BIN)/.installed node_modules/.installed
+
+run: install
+	$(BIN)/watchhouse migrate --noinput
+	$(BIN)/watchhouse collectstatic --noinput --verbosity 0
+	$(BIN)/watchhouse demo
+	$(BIN)/watchhouse serve --port $(PORT)
+
+test: install
+	WATCHHOUSE_ENV=test $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy watchhouse
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+messages: install
+	cd watchhouse && ../$(BIN)/watchhouse makemessages --locale es --no-obsolete
+	cd watchhouse && ../$(BIN)/watchhouse compilemessages --locale es
+
+bench: install
+	$(BIN)/python bench/areas.py
+
+clean:
+	rm -rf $(VENV) node_modules var

@@ -1,0 +1,41 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.factories import StaffFactory
+
+REQUIRE_ALL = os.environ.get("WATCHHOUSE_REQUIRE_ALL") == "1"
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip the test when ``condition`` is false, or fail it in CI (WATCHHOUSE_REQUIRE_ALL=1)."""
+    if condition:
+        return
+    if REQUIRE_ALL:
+        pytest.fail(f"Required in CI but missing: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The real data folder beside the checkout (../shared/data)."""
+    path = Path(settings.WATCHHOUSE_SHARED_DATA)
+    need(path.is_dir(), f"the shared data folder {path} is not beside this checkout")
+    return path
+
+
+@pytest.fixture
+def make_staff() -> Callable[..., object]:
+    """Create a staff member holding the given roles."""
+
+    def make(*roles: str, **kwargs: object) -> object:
+        return StaffFactory(roles=list(roles), **kwargs)
+
+    return make

@@ -1,0 +1,332 @@
+"""Watchhouse settings: the one place that reads the environment.
+
+Every setting has a one-line comment. Production hardening is switched on by
+``WATCHHOUSE_ENV=production``; nothing else changes behaviour behind the operator's back.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from watchhouse.config.env import env_bool, env_int, env_list, env_str
+
+# The project checkout (where var/, node_modules/ and bench/ live).
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+# "development" (default), "test" or "production".
+WATCHHOUSE_ENV = env_str("WATCHHOUSE_ENV", "development")
+if WATCHHOUSE_ENV not in {"development", "test", "production"}:
+    raise ImproperlyConfigured(
+        f"WATCHHOUSE_ENV must be development, test or production, not {WATCHHOUSE_ENV!r}"
+    )
+# True when production hardening applies.
+PRODUCTION = WATCHHOUSE_ENV == "production"
+# True while the test suite runs (pytest sets WATCHHOUSE_ENV=test or this module is imported
+# by pytest).
+TESTING = WATCHHOUSE_ENV == "test" or "pytest" in sys.modules
+
+# Writable state of a single-machine install: SQLite file, media, backups.
+VAR_DIR = Path(env_str("WATCHHOUSE_VAR_DIR", str(BASE_DIR / "var")))
+
+_DEV_SECRET = "dev-insecure-watchhouse-secret-key-change-me-in-production-0123456789"  # noqa: S105
+# Signs sessions, links and tokens; production refuses the development default.
+SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET)
+if PRODUCTION and (SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < 50):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set to a random value of at least 50 characters in production "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(64))')."
+    )
+# Debug pages; never on in production.
+DEBUG = env_bool("WATCHHOUSE_DEBUG", WATCHHOUSE_ENV == "development") and not PRODUCTION
+
+# The public address of this site, used in links, feeds and e-mails.
+SITE_URL = env_str("WATCHHOUSE_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Host names this site answers to.
+ALLOWED_HOSTS = env_list(
+    "WATCHHOUSE_ALLOWED_HOSTS",
+    ["127.0.0.1", "localhost", "[::1]", "testserver"]
+    + ([SITE_URL.split("//", 1)[1].split("/")[0].split(":")[0]] if "//" in SITE_URL else []),
+)
+# Origins trusted for CSRF-checked POSTs.
+CSRF_TRUSTED_ORIGINS = env_list("WATCHHOUSE_CSRF_TRUSTED_ORIGINS", [SITE_URL])
+# The department's name as shown on the site.
+WATCHHOUSE_AGENCY_NAME = env_str("WATCHHOUSE_AGENCY_NAME", "Watchhouse Demo Police Department")
+
+INSTALLED_APPS = [
+    "watchhouse.config.admin.WatchhouseAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "csp",
+    "django_tasks",
+    "django_tasks_db",
+    "django_rq",
+    "watchhouse.core",
+    "watchhouse.accounts",
+    "watchhouse.audit",
+    "watchhouse.geo",
+    "watchhouse.web",
+    "watchhouse.console",
+    "watchhouse.api",
+]
+
+MIDDLEWARE = [
+    "watchhouse.core.middleware.RequestIdMiddleware",
+    "watchhouse.core.middleware.MetricsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "watchhouse.config.urls"
+WSGI_APPLICATION = "watchhouse.config.wsgi.application"
+ASGI_APPLICATION = "watchhouse.config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "watchhouse.web.context_processors.site",
+            ],
+        },
+    },
+]
+
+# The database: SQLite in var/ by default, PostgreSQL (or any Django backend) by URL.
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'watchhouse.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        # Writers take the lock when the transaction starts, so concurrent writers queue
+        # instead of failing half-way; WAL lets readers run beside a writer.
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+            "PRAGMA busy_timeout=20000;"
+        ),
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Redis, when set, carries the task queue (RQ), the cache and rate-limit counters.
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("WATCHHOUSE_CACHE_PREFIX", "watchhouse"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Which task backend runs background work: "database" (default) or "rq" (needs REDIS_URL).
+WATCHHOUSE_TASK_BACKEND = env_str("WATCHHOUSE_TASK_BACKEND", "rq" if REDIS_URL else "database")
+if WATCHHOUSE_TASK_BACKEND == "rq":
+    if not REDIS_URL:
+        raise ImproperlyConfigured("WATCHHOUSE_TASK_BACKEND=rq needs REDIS_URL.")
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    RQ_QUEUES = {
+        "default": {
+            "URL": REDIS_URL,
+            # A job's time limit; a job whose worker died is retried once this has passed.
+            "DEFAULT_TIMEOUT": env_int("WATCHHOUSE_TASK_TIMEOUT_SECONDS", 900),
+            "QUEUE_CLASS": "watchhouse.core.taskqueue.RetryingQueue",
+        }
+    }
+elif WATCHHOUSE_TASK_BACKEND == "database":
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+else:
+    raise ImproperlyConfigured("WATCHHOUSE_TASK_BACKEND must be 'database' or 'rq'.")
+# Seconds without a heartbeat after which a worker is presumed dead and its task re-queued.
+WATCHHOUSE_WORKER_LEASE_SECONDS = env_int("WATCHHOUSE_WORKER_LEASE_SECONDS", 30)
+# How many times a task is attempted before it is recorded as failed for good.
+WATCHHOUSE_TASK_MAX_ATTEMPTS = env_int("WATCHHOUSE_TASK_MAX_ATTEMPTS", 5)
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    # Counts failures and locks out before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "console:home"
+# Staff must confirm a TOTP code at every login (always on in production).
+WATCHHOUSE_MFA_REQUIRED = PRODUCTION or env_bool("WATCHHOUSE_MFA_REQUIRED", False)
+# Failed logins from one user name and address before it is locked out.
+AXES_FAILURE_LIMIT = env_int("WATCHHOUSE_LOGIN_FAILURE_LIMIT", 5)
+# Hours a lock-out lasts.
+AXES_COOLOFF_TIME = env_int("WATCHHOUSE_LOGIN_COOLOFF_HOURS", 1)
+# Lock out the combination of user name and address, so one attacker cannot lock out everyone.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Keep the attempt records even when a login finally succeeds (they are security records).
+AXES_RESET_ON_SUCCESS = True
+# The address of the client as seen by the web server (set a proxy header behind a proxy).
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+# Shown to a locked-out user.
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+# Name of the TOTP issuer shown in authenticator apps.
+OTP_TOTP_ISSUER = WATCHHOUSE_AGENCY_NAME
+# Seconds a TOTP code may drift from the server's clock (one 30 s step each side).
+OTP_TOTP_TOLERANCE = 1
+
+# Fernet keys for data encrypted at rest, newest first; older keys still decrypt.
+WATCHHOUSE_ENCRYPTION_KEYS = env_list("WATCHHOUSE_ENCRYPTION_KEYS", [])
+if PRODUCTION and not WATCHHOUSE_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured(
+        "WATCHHOUSE_ENCRYPTION_KEYS must hold at least one Fernet key in production "
+        "(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key())')."
+    )
+
+LANGUAGE_CODE = "en"
+# Languages the public site is translated into; alert law asks for Spanish.
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "watchhouse" / "locale"]
+# The agency's local time zone (IANA name); everything is stored in UTC.
+TIME_ZONE = env_str("WATCHHOUSE_TIME_ZONE", "America/Chicago")
+USE_I18N = True
+USE_TZ = True
+
+# URL prefix and folder of collected static files.
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env_str("WATCHHOUSE_STATIC_ROOT", str(VAR_DIR / "static")))
+# Front-end packages come from the npm registry at build time (make assets), never a CDN.
+STATICFILES_DIRS = [("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist")]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if TESTING or DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+# URL prefix and folder of uploaded media.
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env_str("WATCHHOUSE_MEDIA_ROOT", str(VAR_DIR / "media")))
+# Where `watchhouse backup` writes by default.
+WATCHHOUSE_BACKUP_DIR = Path(env_str("WATCHHOUSE_BACKUP_DIR", str(VAR_DIR / "backups")))
+
+# Outgoing e-mail: SMTP when a host is set, otherwise printed to the console.
+EMAIL_HOST = env_str("WATCHHOUSE_EMAIL_HOST", "")
+EMAIL_PORT = env_int("WATCHHOUSE_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("WATCHHOUSE_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env_str("WATCHHOUSE_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("WATCHHOUSE_EMAIL_USE_TLS", False)
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+# The sender of every message the site sends.
+DEFAULT_FROM_EMAIL = env_str("WATCHHOUSE_FROM_EMAIL", "alerts@watchhouse.invalid")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# Addresses (besides logged-in staff) allowed to read /metrics, e.g. a Prometheus server.
+WATCHHOUSE_METRICS_ALLOWED_IPS = env_list("WATCHHOUSE_METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+# "json" for one JSON object per log line (production default), "text" for people.
+WATCHHOUSE_LOG_FORMAT = env_str("WATCHHOUSE_LOG_FORMAT", "json" if PRODUCTION else "text")
+# Minimum level of log lines.
+WATCHHOUSE_LOG_LEVEL = env_str("WATCHHOUSE_LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "watchhouse.core.logging.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "watchhouse.core.logging.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": WATCHHOUSE_LOG_FORMAT,
+        }
+    },
+    "root": {"handlers": ["console"], "level": WATCHHOUSE_LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# Security headers and cookies. Strict CSP everywhere: only this site's own scripts,
+# styles, images and fonts; no inline script.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# Staff sessions end after eight hours (a shift).
+SESSION_COOKIE_AGE = env_int("WATCHHOUSE_SESSION_SECONDS", 8 * 3600)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'self'"],
+        "object-src": ["'none'"],
+    }
+}
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("WATCHHOUSE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["upgrade-insecure-requests"] = True
+
+# Install the database triggers that refuse changes to audit entries (off under test, where
+# tables are flushed between tests; the audit tests install them where they test them).
+WATCHHOUSE_AUDIT_TRIGGERS = not TESTING
+
+if TESTING:
+    # Fast hashing keeps the suite quick; production keeps Django's default (PBKDF2).
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# The data folder shared beside the checkout (real crime and crisis data for tests/benchmarks).
+WATCHHOUSE_SHARED_DATA = Path(
+    env_str("WATCHHOUSE_SHARED_DATA", str(BASE_DIR.parent / "shared" / "data"))
+)

@@ -1,0 +1,5 @@
+from django.urls import path
+
+from watchhouse.console.geo import views
+
+urlpatterns = [path("", views.area_list, name="areas")]

@@ -1,0 +1,11 @@
+from django.urls import include, path
+
+from watchhouse.console import views
+
+app_name = "console"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("audit/", include("watchhouse.console.audit.urls")),
+    path("staff/", include("watchhouse.console.accounts.urls")),
+    path("areas/", include("watchhouse.console.geo.urls")),
+]

@@ -1,0 +1,34 @@
+"""The request being served, as seen by code far from the view (services, audit, logs)."""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who and where a piece of work comes from."""
+
+    request_id: str = ""
+    source_ip: str | None = None
+
+
+_current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
+    "watchhouse_request", default=RequestContext()
+)
+
+
+def current_request() -> RequestContext:
+    """Return the context of the request (or command) being served."""
+    return _current.get()
+
+
+def set_current_request(ctx: RequestContext) -> contextvars.Token[RequestContext]:
+    """Make ``ctx`` current; pass the returned token to :func:`reset_current_request`."""
+    return _current.set(ctx)
+
+
+def reset_current_request(token: contextvars.Token[RequestContext]) -> None:
+    """Restore the context that was current before :func:`set_current_request`."""
+    _current.reset(token)

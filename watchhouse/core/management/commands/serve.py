@@ -1,0 +1,73 @@
+"""`watchhouse serve`: the production web server (granian) and a worker, until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Serve Watchhouse with granian and run a background worker beside it."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument(
+            "--threads", type=int, default=int(os.environ.get("WATCHHOUSE_WEB_THREADS", "8")),
+            help="Threads of the web process (blocking I/O such as the database).",
+        )
+        parser.add_argument(
+            "--workers", type=int, default=int(os.environ.get("WATCHHOUSE_WEB_PROCESSES", "1")),
+            help="Web processes.",
+        )
+        parser.add_argument("--no-worker", action="store_true", help="Serve the web site only.")
+
+    def handle(self, *args: Any, host: str, port: int, threads: int, workers: int,
+               no_worker: bool, **opts: Any) -> None:
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "watchhouse.config.settings"}
+        web = [
+            sys.executable, "-m", "granian", "--interface", "wsgi",
+            "--host", host, "--port", str(port),
+            "--workers", str(workers), "--blocking-threads", str(threads),
+            "--no-ws", "--log-level", "warning",
+            "watchhouse.config.wsgi:application",
+        ]
+        procs = {"web": subprocess.Popen(web, env=env)}  # noqa: S603 - fixed argument list
+        if not no_worker:
+            procs["worker"] = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "watchhouse", "worker"], env=env
+            )
+        self.stdout.write(f"Watchhouse is serving on http://{host}:{port}/  (Ctrl-C stops it)")
+        stopping = False
+
+        def stop(signum: int, frame: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        exit_code = 0
+        while not stopping:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    self.stderr.write(f"The {name} process exited with {proc.returncode}.")
+                    stopping, exit_code = True, 1
+            time.sleep(0.2)
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.stdout.write("Watchhouse stopped.")
+        if exit_code:
+            sys.exit(exit_code)
