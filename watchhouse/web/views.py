@@ -8,11 +8,3 @@ from django.shortcuts import render
 
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "web/home.html")
-
-
-def area_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/home.html")
-
-
-def area_detail(request: HttpRequest, kind: str, slug: str) -> HttpResponse:
-    return render(request, "web/home.html")

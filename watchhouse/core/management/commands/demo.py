@@ -1,0 +1,22 @@
+"""`watchhouse demo`: load the demo data every capability shows at first start (idempotent)."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+# Each app's demo module has ``load(*, stdout)``; order matters (areas before what uses them).
+DEMO_MODULES = [
+    "watchhouse.geo.demo",
+    "watchhouse.accounts.demo",
+]
+
+
+class Command(BaseCommand):
+    help = "Load demo data: a demo jurisdiction with areas and staff accounts (safe to re-run)."
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        for path in DEMO_MODULES:
+            import_module(path).load(stdout=self.stdout)
