@@ -19,8 +19,14 @@ def _write(n: int, actor=None) -> list[AuditEntry]:
     for i in range(n):
         with transaction.atomic():
             entries.append(
-                audit_record(actor=actor, action="test.write", object_type="thing",
-                             object_id=i, justification=f"reason {i}", data={"n": i, "f": 0.1})
+                audit_record(
+                    actor=actor,
+                    action="test.write",
+                    object_type="thing",
+                    object_id=i,
+                    justification=f"reason {i}",
+                    data={"n": i, "f": 0.1},
+                )
             )
     return entries
 
@@ -109,9 +115,12 @@ def test_database_triggers_refuse_changes():
             f"UPDATE {_table()} SET action = 'x' WHERE seq = 1",
             f"DELETE FROM {_table()} WHERE seq = 1",
         ):
-            with pytest.raises(Exception, match="append-only"), transaction.atomic():
-                with connection.cursor() as cursor:
-                    cursor.execute(sql)
+            with (
+                pytest.raises(Exception, match="append-only"),
+                transaction.atomic(),
+                connection.cursor() as cursor,
+            ):
+                cursor.execute(sql)
         assert audit_chain_verify().ok
     finally:
         triggers.remove(connection)

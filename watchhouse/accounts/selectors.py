@@ -9,6 +9,6 @@ from watchhouse.accounts.models import User
 
 def staff_list() -> QuerySet[User]:
     """Staff members with their roles loaded."""
-    return User.objects.filter(is_staff=True).prefetch_related("role_assignments").order_by(
-        "username"
+    return (
+        User.objects.filter(is_staff=True).prefetch_related("role_assignments").order_by("username")
     )

@@ -18,7 +18,7 @@ from watchhouse.accounts.roles import Role, require_role
 from watchhouse.audit.services import audit_record
 from watchhouse.core.errors import InvalidInputError, WatchhouseError
 
-TOKEN_PREFIX = "wh_"
+TOKEN_PREFIX = "wh_"  # noqa: S105 - a public marker, not a secret
 
 
 class TokenError(WatchhouseError):
@@ -34,9 +34,7 @@ def _clean_roles(roles: Iterable[str]) -> list[Role]:
     cleaned = []
     for role in roles:
         if role not in Role.values:
-            raise InvalidInputError(
-                f"Unknown role {role!r}; roles are: {', '.join(Role.values)}."
-            )
+            raise InvalidInputError(f"Unknown role {role!r}; roles are: {', '.join(Role.values)}.")
         cleaned.append(Role(role))
     return sorted(set(cleaned))
 
@@ -61,8 +59,12 @@ def staff_create(
         raise InvalidInputError(f"A staff member called {username!r} exists already.")
     password = password or secrets.token_urlsafe(15)
     user = User(
-        username=username, email=email, first_name=first_name, last_name=last_name,
-        is_staff=True, is_superuser=superuser,
+        username=username,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        is_staff=True,
+        is_superuser=superuser,
     )
     try:
         validate_password(password, user)
@@ -75,7 +77,9 @@ def staff_create(
             RoleAssignment(user=user, role=role, granted_by=actor) for role in role_list
         )
         audit_record(
-            actor=actor, action="accounts.staff_create", obj=user,
+            actor=actor,
+            action="accounts.staff_create",
+            obj=user,
             data={"username": username, "roles": list(role_list), "superuser": superuser},
         )
     return user, password
@@ -89,9 +93,13 @@ def staff_set_roles(*, actor: User | None, user: User, roles: Iterable[str]) -> 
         before = sorted(user.role_assignments.values_list("role", flat=True))
         user.role_assignments.exclude(role__in=role_list).delete()
         for role in role_list:
-            RoleAssignment.objects.get_or_create(user=user, role=role, defaults={"granted_by": actor})
+            RoleAssignment.objects.get_or_create(
+                user=user, role=role, defaults={"granted_by": actor}
+            )
         audit_record(
-            actor=actor, action="accounts.staff_set_roles", obj=user,
+            actor=actor,
+            action="accounts.staff_set_roles",
+            obj=user,
             data={"before": before, "after": list(role_list)},
         )
     user.__dict__.pop("role_set", None)
@@ -126,11 +134,16 @@ def api_token_create(
     raw_key = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(
-            user=user, name=name.strip(), prefix=raw_key[:10], key_hash=_digest(raw_key),
+            user=user,
+            name=name.strip(),
+            prefix=raw_key[:10],
+            key_hash=_digest(raw_key),
             expires_at=timezone.now() + timedelta(days=days),
         )
         audit_record(
-            actor=actor, action="accounts.api_token_create", obj=token,
+            actor=actor,
+            action="accounts.api_token_create",
+            obj=token,
             data={"user": user.username, "name": token.name, "expires_at": token.expires_at},
         )
     return token, raw_key

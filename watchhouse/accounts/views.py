@@ -27,7 +27,8 @@ NEXT_KEY = "watchhouse_login_next"
 class TotpForm(forms.Form):
     token = forms.CharField(
         label=_("Code from your authenticator app"),
-        min_length=6, max_length=6,
+        min_length=6,
+        max_length=6,
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
         ),
@@ -49,7 +50,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
     """Check the user name and password; ask for the second factor when the member has one."""
     form = AuthenticationForm(request, data=request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user: User = form.get_user()  # type: ignore[assignment]
+        user = form.get_user()
         device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
         next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
         if device is not None:
@@ -60,15 +61,18 @@ def login_view(request: HttpRequest) -> HttpResponse:
         if settings.WATCHHOUSE_MFA_REQUIRED:
             form.add_error(
                 None,
-                _("Staff must sign in with an authenticator app. Ask an administrator to set "
-                  "one up for you (watchhouse createstaff or the console)."),
+                _(
+                    "Staff must sign in with an authenticator app. Ask an administrator to set "
+                    "one up for you (watchhouse createstaff or the console)."
+                ),
             )
         else:
             auth.login(request, user)
             login_record(user=user, succeeded=True, step="password")
             return redirect(next_url)
     return render(
-        request, "accounts/login.html",
+        request,
+        "accounts/login.html",
         {"form": form, "next": request.GET.get("next", "")},
         status=400 if form.errors else 200,
     )
@@ -103,7 +107,9 @@ def verify_view(request: HttpRequest) -> HttpResponse:
         else:
             login_record(user=user, succeeded=False, step="totp")
             form.add_error("token", _("That code is not right. Codes change every 30 seconds."))
-    return render(request, "accounts/verify.html", {"form": form}, status=400 if form.errors else 200)
+    return render(
+        request, "accounts/verify.html", {"form": form}, status=400 if form.errors else 200
+    )
 
 
 @require_http_methods(["POST"])

@@ -30,10 +30,15 @@ class AuditEntry(models.Model):
     seq = models.PositiveBigIntegerField(unique=True)
     created_at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="+",
     )
-    actor_label = models.CharField(max_length=150, help_text="The actor's user name, or the system.")
+    actor_label = models.CharField(
+        max_length=150, help_text="The actor's user name, or the system."
+    )
     action = models.CharField(max_length=100, db_index=True)
     object_type = models.CharField(max_length=100, blank=True, db_index=True)
     object_id = models.CharField(max_length=100, blank=True, db_index=True)

@@ -61,12 +61,14 @@ def audit_chain_verify() -> ChainReport:
     for entry in AuditEntry.objects.order_by("seq").iterator(chunk_size=2000):
         if entry.seq != expected_seq:
             return ChainReport(
-                checked, expected_seq,
+                checked,
+                expected_seq,
                 f"entry #{expected_seq} is missing (the next entry is #{entry.seq})",
             )
         if entry.prev_hash != expected_prev:
             return ChainReport(
-                checked, entry.seq,
+                checked,
+                entry.seq,
                 f"entry #{entry.seq} does not point at the hash of entry #{entry.seq - 1}",
             )
         digest = entry_digest(
@@ -85,7 +87,8 @@ def audit_chain_verify() -> ChainReport:
         )
         if digest != entry.hash:
             return ChainReport(
-                checked, entry.seq,
+                checked,
+                entry.seq,
                 f"entry #{entry.seq} ({entry.action} by {entry.actor_label}) was altered: "
                 "its contents no longer match its hash",
             )
@@ -96,7 +99,8 @@ def audit_chain_verify() -> ChainReport:
     head_seq = head.seq if head else 0
     if head_seq != checked or (head and head.hash != expected_prev):
         return ChainReport(
-            checked, checked + 1 if head_seq > checked else head_seq,
+            checked,
+            checked + 1 if head_seq > checked else head_seq,
             f"the chain ends at entry #{checked} but its head records #{head_seq}: "
             "entries were removed from the end",
         )

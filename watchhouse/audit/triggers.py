@@ -35,7 +35,6 @@ POSTGRESQL_REVERSE = [
 STATEMENTS = {"sqlite": (SQLITE, SQLITE_REVERSE), "postgresql": (POSTGRESQL, POSTGRESQL_REVERSE)}
 
 
-
 def install(connection: BaseDatabaseWrapper) -> None:
     """Create the triggers on ``connection`` (nothing on other database vendors)."""
     forward, _ = STATEMENTS.get(connection.vendor, ([], []))

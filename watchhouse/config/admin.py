@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+
+from watchhouse.accounts.roles import second_factor_ok
 
 
 class SuperuserAdminSite(admin.AdminSite):
@@ -18,7 +19,7 @@ class SuperuserAdminSite(admin.AdminSite):
         user = request.user
         if not (user.is_active and user.is_superuser):
             return False
-        return not settings.WATCHHOUSE_MFA_REQUIRED or user.is_verified()  # type: ignore[union-attr]
+        return second_factor_ok(user)
 
     def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         next_url = request.GET.get("next", reverse("admin:index"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -239,6 +240,9 @@ STORAGES = {
         )
     },
 }
+# Serve static files straight from the app folders (no collectstatic) in development and tests.
+WHITENOISE_USE_FINDERS = DEBUG or TESTING
+WHITENOISE_AUTOREFRESH = DEBUG or TESTING
 # URL prefix and folder of uploaded media.
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("WATCHHOUSE_MEDIA_ROOT", str(VAR_DIR / "media")))
@@ -294,7 +298,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 # Staff sessions end after eight hours (a shift).
 SESSION_COOKIE_AGE = env_int("WATCHHOUSE_SESSION_SECONDS", 8 * 3600)
-CONTENT_SECURITY_POLICY = {
+CONTENT_SECURITY_POLICY: dict[str, dict[str, Any]] = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],

@@ -7,28 +7,31 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from watchhouse.accounts.roles import Role
+from watchhouse.accounts.models import User
+from watchhouse.accounts.roles import Role, second_factor_ok
 
 
-def staff_page(*roles: Role) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def staff_page(
+    *roles: Role,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Let a view through only for staff holding one of ``roles`` (any staff if none given)."""
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             user = request.user
-            verified = not settings.WATCHHOUSE_MFA_REQUIRED or user.is_verified()  # type: ignore[union-attr]
-            if not user.is_authenticated or not user.is_staff or not verified:
+            if not user.is_authenticated or not user.is_staff or not second_factor_ok(user):
                 return redirect_to_login(request.get_full_path())
-            if roles and not user.has_any_role(*roles):  # type: ignore[union-attr]
+            if roles and not acting_user(request).has_any_role(*roles):
                 return render(
-                    request, "console/forbidden.html",
-                    {"needed": [Role(r).label for r in roles]}, status=403,
+                    request,
+                    "console/forbidden.html",
+                    {"needed": [Role(r).label for r in roles]},
+                    status=403,
                 )
             return view(request, *args, **kwargs)
 
@@ -36,3 +39,11 @@ def staff_page(*roles: Role) -> Callable[[Callable[..., HttpResponse]], Callable
         return wrapped
 
     return decorator
+
+
+def acting_user(request: HttpRequest) -> User:
+    """The signed-in staff member of a request that :func:`staff_page` let through."""
+    user = request.user
+    if not isinstance(user, User):
+        raise TypeError("acting_user() is only for views behind staff_page().")
+    return user

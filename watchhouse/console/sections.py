@@ -18,10 +18,30 @@ class Section:
 
 
 SECTIONS = (
-    Section(str(_("Areas")), "console:areas", (), str(_("The jurisdiction's neighbourhoods, beats, districts and wards."))),
-    Section(str(_("Audit log")), "console:audit", (Role.SUPERVISOR, Role.ADMIN), str(_("Every sensitive read and write, hash-chained."))),
-    Section(str(_("Staff and roles")), "console:staff", (Role.ADMIN,), str(_("Staff accounts, roles and authenticators."))),
-    Section(str(_("My API tokens")), "console:tokens", (), str(_("Tokens for integrations that use the JSON API."))),
+    Section(
+        str(_("Areas")),
+        "console:areas",
+        (),
+        str(_("The jurisdiction's neighbourhoods, beats, districts and wards.")),
+    ),
+    Section(
+        str(_("Audit log")),
+        "console:audit",
+        (Role.SUPERVISOR, Role.ADMIN),
+        str(_("Every sensitive read and write, hash-chained.")),
+    ),
+    Section(
+        str(_("Staff and roles")),
+        "console:staff",
+        (Role.ADMIN,),
+        str(_("Staff accounts, roles and authenticators.")),
+    ),
+    Section(
+        str(_("My API tokens")),
+        "console:tokens",
+        (),
+        str(_("Tokens for integrations that use the JSON API.")),
+    ),
 )
 
 

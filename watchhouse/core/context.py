@@ -14,8 +14,10 @@ class RequestContext:
     source_ip: str | None = None
 
 
+# RequestContext is frozen, so sharing one default instance is safe.
 _current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
-    "watchhouse_request", default=RequestContext()
+    "watchhouse_request",
+    default=RequestContext(),  # noqa: B039
 )
 
 

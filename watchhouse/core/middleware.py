@@ -54,7 +54,10 @@ class MetricsMiddleware:
         metrics.REQUEST_SECONDS.labels(route).observe(elapsed)
         if response.status_code >= 500:
             logger.error(
-                "%s %s -> %s", request.method, request.path, response.status_code,
+                "%s %s -> %s",
+                request.method,
+                request.path,
+                response.status_code,
                 extra={"duration_ms": round(elapsed * 1000, 1)},
             )
         return response

@@ -1,7 +1,5 @@
 """Who am I: the token's owner and roles."""
 
-from __future__ import annotations
-
 from django.http import HttpRequest
 from ninja import Router, Schema
 
@@ -17,4 +15,6 @@ class MeOut(Schema):
 @router.get("/me", response=MeOut, summary="The staff member the token belongs to")
 def me(request: HttpRequest) -> MeOut:
     user = request.auth  # type: ignore[attr-defined]
-    return MeOut(username=user.username, full_name=user.get_full_name(), roles=sorted(user.role_set))
+    return MeOut(
+        username=user.username, full_name=user.get_full_name(), roles=sorted(user.role_set)
+    )

@@ -1,7 +1,5 @@
 """The audit log, for supervisors' tools."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from django.http import HttpRequest
@@ -57,5 +55,6 @@ def entries(request: HttpRequest, filters: Query[AuditFilter]) -> list[AuditEntr
 def verify(request: HttpRequest) -> ChainOut:
     require_role(request.auth, Role.SUPERVISOR, Role.ADMIN, action="verify the audit log")  # type: ignore[attr-defined]
     report = audit_chain_verify()
-    return ChainOut(ok=report.ok, checked=report.checked, broken_seq=report.broken_seq,
-                    reason=report.reason)
+    return ChainOut(
+        ok=report.ok, checked=report.checked, broken_seq=report.broken_seq, reason=report.reason
+    )

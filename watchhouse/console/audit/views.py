@@ -33,8 +33,14 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     return render(
-        request, "console/audit/list.html",
-        {"form": form, "page": page, "query": query.urlencode(), "status": 400 if form.errors else 200},
+        request,
+        "console/audit/list.html",
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "status": 400 if form.errors else 200,
+        },
         status=400 if form.errors else 200,
     )
 

@@ -19,7 +19,10 @@ class Command(BaseCommand):
         parser.add_argument("username")
         parser.add_argument("--email", default="")
         parser.add_argument(
-            "--role", action="append", default=[], choices=Role.values,
+            "--role",
+            action="append",
+            default=[],
+            choices=Role.values,
             help="A role to grant (repeat for several).",
         )
         parser.add_argument("--password", default=None, help="Default: a generated one.")
@@ -31,14 +34,20 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **o: Any) -> None:
         try:
             user, password = staff_create(
-                actor=None, username=o["username"], email=o["email"], password=o["password"],
-                roles=o["role"], first_name=o["first_name"], last_name=o["last_name"],
+                actor=None,
+                username=o["username"],
+                email=o["email"],
+                password=o["password"],
+                roles=o["role"],
+                first_name=o["first_name"],
+                last_name=o["last_name"],
                 superuser=o["superuser"],
             )
         except InvalidInputError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"Staff member {user.username} created with roles: "
-                          f"{', '.join(o['role']) or '(none)'}")
+        self.stdout.write(
+            f"Staff member {user.username} created with roles: {', '.join(o['role']) or '(none)'}"
+        )
         if not o["password"]:
             self.stdout.write(f"  password: {password}")
         if not o["no_totp"]:

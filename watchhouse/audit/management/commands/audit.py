@@ -22,4 +22,6 @@ class Command(BaseCommand):
                 f"Audit chain BROKEN at entry #{report.broken_seq}: {report.reason}. "
                 f"{report.checked} entries before it verified."
             )
-        self.stdout.write(self.style.SUCCESS(f"Audit chain intact: {report.checked} entries verified."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Audit chain intact: {report.checked} entries verified.")
+        )

@@ -19,23 +19,47 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument(
-            "--threads", type=int, default=int(os.environ.get("WATCHHOUSE_WEB_THREADS", "8")),
+            "--threads",
+            type=int,
+            default=int(os.environ.get("WATCHHOUSE_WEB_THREADS", "8")),
             help="Threads of the web process (blocking I/O such as the database).",
         )
         parser.add_argument(
-            "--workers", type=int, default=int(os.environ.get("WATCHHOUSE_WEB_PROCESSES", "1")),
+            "--workers",
+            type=int,
+            default=int(os.environ.get("WATCHHOUSE_WEB_PROCESSES", "1")),
             help="Web processes.",
         )
         parser.add_argument("--no-worker", action="store_true", help="Serve the web site only.")
 
-    def handle(self, *args: Any, host: str, port: int, threads: int, workers: int,
-               no_worker: bool, **opts: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        host: str,
+        port: int,
+        threads: int,
+        workers: int,
+        no_worker: bool,
+        **opts: Any,
+    ) -> None:
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "watchhouse.config.settings"}
         web = [
-            sys.executable, "-m", "granian", "--interface", "wsgi",
-            "--host", host, "--port", str(port),
-            "--workers", str(workers), "--blocking-threads", str(threads),
-            "--no-ws", "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "wsgi",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--blocking-threads",
+            str(threads),
+            "--no-ws",
+            "--log-level",
+            "warning",
             "watchhouse.config.wsgi:application",
         ]
         procs = {"web": subprocess.Popen(web, env=env)}  # noqa: S603 - fixed argument list

@@ -1,4 +1,4 @@
-"""`watchhouse totp_code USER`: the current authenticator code, for development only."""
+"""`watchhouse totp-code USER`: the current authenticator code, for development only."""
 
 from __future__ import annotations
 
