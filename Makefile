@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: install run test test-sqlite test-postgres lint format messages bench clean
+.PHONY: install browser run test test-sqlite test-postgres lint format messages bench clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,13 +19,23 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(BIN)/.installed node_modules/.installed
 
+# Browser tests drive Debian's Chromium; install it where this user may (root with apt-get).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "Debian's chromium is not installed: browser tests will be skipped (apt-get install chromium)."; \
+	  fi; \
+	fi
+
 run: install
 	$(BIN)/watchhouse migrate --noinput
 	$(BIN)/watchhouse collectstatic --noinput --verbosity 0
 	$(BIN)/watchhouse demo
 	$(BIN)/watchhouse serve --port $(PORT)
 
-test: install
+test: install browser
 	WATCHHOUSE_ENV=test $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
