@@ -3,44 +3,48 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext_lazy as _
 
 from watchhouse.accounts.roles import Role
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 
 @dataclass(frozen=True)
 class Section:
-    title: str
+    title: StrOrPromise
     url_name: str
     roles: tuple[Role, ...]  # empty: every staff member
-    summary: str
+    summary: StrOrPromise
 
 
 SECTIONS = (
     Section(
-        str(_("Areas")),
+        _("Areas"),
         "console:areas",
         (),
-        str(_("The jurisdiction's neighbourhoods, beats, districts and wards.")),
+        _("The jurisdiction's neighbourhoods, beats, districts and wards."),
     ),
     Section(
-        str(_("Audit log")),
+        _("Audit log"),
         "console:audit",
         (Role.SUPERVISOR, Role.ADMIN),
-        str(_("Every sensitive read and write, hash-chained.")),
+        _("Every sensitive read and write, hash-chained."),
     ),
     Section(
-        str(_("Staff and roles")),
+        _("Staff and roles"),
         "console:staff",
         (Role.ADMIN,),
-        str(_("Staff accounts, roles and authenticators.")),
+        _("Staff accounts, roles and authenticators."),
     ),
     Section(
-        str(_("My API tokens")),
+        _("My API tokens"),
         "console:tokens",
         (),
-        str(_("Tokens for integrations that use the JSON API.")),
+        _("Tokens for integrations that use the JSON API."),
     ),
 )
 
