@@ -75,6 +75,8 @@ INSTALLED_APPS = [
     "watchhouse.accounts",
     "watchhouse.audit",
     "watchhouse.geo",
+    "watchhouse.notify",
+    "watchhouse.alerts",
     "watchhouse.web",
     "watchhouse.console",
     "watchhouse.api",

@@ -10,6 +10,8 @@ from watchhouse.core import views as core_views
 urlpatterns = [
     path("", include("watchhouse.web.urls")),
     path("accounts/", include("watchhouse.accounts.urls")),
+    path("alerts/", include("watchhouse.alerts.urls")),
+    path("subscribe/", include("watchhouse.notify.urls")),
     path("console/", include("watchhouse.console.urls")),
     path("api/v1/", api.urls),
     path("django-admin/", admin.site.urls),
