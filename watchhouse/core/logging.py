@@ -12,10 +12,17 @@ _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "re
 
 
 class RequestIdFilter(logging.Filter):
-    """Attach the current request id (or "-") to every record."""
+    """Attach the current request id (or "-") to every record.
+
+    Django logs a failed request ("django.request") after the middleware has left it, so the
+    id is also read from the request the record carries.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request().request_id or "-"
+        request_id = current_request().request_id
+        if not request_id:
+            request_id = getattr(getattr(record, "request", None), "request_id", "")
+        record.request_id = request_id or "-"
         return True
 
 

@@ -1,10 +1,19 @@
-"""Prometheus metrics: requests, task queue depth and age, task failures."""
+"""Prometheus metrics: requests, task queue depth and age, task failures.
+
+Request counters live in each web process; queue figures are read from the queue itself at
+scrape time, so they are the same whichever process answers.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+logger = logging.getLogger(__name__)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 REQUESTS = Counter(
@@ -25,20 +34,35 @@ REQUEST_SECONDS = Histogram(
 class TaskQueueCollector(Collector):
     """Read the queue's state from its backend at scrape time."""
 
-    def describe(self):  # type: ignore[no-untyped-def]
+    def describe(self) -> Iterator[Metric]:
         # Nothing to describe up front: reading the queue at import time would touch the database.
-        return []
+        return iter(())
 
-    def collect(self):  # type: ignore[no-untyped-def]
+    def collect(self) -> Iterator[Metric]:
         from watchhouse.core.taskqueue import queue_stats
 
-        stats = queue_stats()
+        try:
+            stats = queue_stats()
+        except Exception:  # noqa: BLE001 - an unreachable queue is a figure, not a failed scrape
+            logger.exception("Metrics: the task queue could not be read")
+            yield GaugeMetricFamily(
+                "watchhouse_task_queue_up", "1 when the task queue could be read.", value=0
+            )
+            return
+        yield GaugeMetricFamily(
+            "watchhouse_task_queue_up", "1 when the task queue could be read.", value=1
+        )
         for name, help_text, value in (
-            ("watchhouse_task_queue_depth", "Tasks waiting to run.", stats.waiting),
+            ("watchhouse_task_queue_depth", "Tasks due and waiting to run.", stats.waiting),
+            (
+                "watchhouse_task_queue_scheduled",
+                "Tasks waiting for a later time (deferred, or backing off before a retry).",
+                stats.scheduled,
+            ),
             ("watchhouse_task_queue_running", "Tasks being run by a worker.", stats.running),
             (
                 "watchhouse_task_queue_oldest_age_seconds",
-                "Age of the oldest waiting task that is due.",
+                "How long the longest-waiting due task has been due.",
                 stats.oldest_age_seconds,
             ),
             ("watchhouse_task_failures", "Tasks that failed for good.", stats.failed),

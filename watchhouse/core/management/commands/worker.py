@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.crypto import get_random_string
 
 from watchhouse.core.taskqueue import Worker
@@ -20,12 +20,27 @@ class Command(BaseCommand):
         parser.add_argument(
             "--interval", type=float, default=0.5, help="Seconds between polls of an empty queue."
         )
-        parser.add_argument("--worker-id", default="", help="Unique id (default: random).")
+        parser.add_argument(
+            "--worker-id", default="", help="Unique id, at most 64 characters (default: random)."
+        )
 
     def handle(self, *args: Any, batch: bool, interval: float, worker_id: str, **opts: Any) -> None:
+        if interval < 0:
+            raise CommandError("--interval must be zero or more seconds.")
+        if len(worker_id) > 64:
+            raise CommandError("--worker-id must be at most 64 characters.")
+        queues = list(settings.TASKS["default"].get("QUEUES") or ["default"])
         if settings.WATCHHOUSE_TASK_BACKEND == "rq":
-            rq_args = ["default", "--with-scheduler"] + (["--burst"] if batch else [])
-            call_command("rqworker", *rq_args)
+            rq_args = [
+                *queues,
+                "--with-scheduler",
+                # django-tasks-rq's job class is what turns an RQ job back into a task call.
+                "--job-class=django_tasks_rq.Job",
+                "--worker-class=watchhouse.core.taskqueue.RQWorker",
+                *(["--burst"] if batch else []),
+                *([f"--name={worker_id}"] if worker_id else []),
+            ]
+            call_command("rqworker", *rq_args, verbosity=opts.get("verbosity", 1))
             return
         engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         self.stdout.write(f"Worker started on the database queue ({engine}).")
