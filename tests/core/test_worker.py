@@ -113,9 +113,15 @@ def test_task_that_keeps_failing_is_failed_after_the_last_attempt(workers: Worke
     assert queue_stats().failed == 1
 
 
+def _test_redis_url() -> str:
+    """A Redis server for the RQ tests: WATCHHOUSE_TEST_REDIS_URL (so CI runs them beside a
+    database-queue suite too), else the configured REDIS_URL."""
+    return os.environ.get("WATCHHOUSE_TEST_REDIS_URL") or os.environ.get("REDIS_URL", "")
+
+
 def _scratch_redis_url() -> str:
-    """The configured Redis server, but a database of its own (flushed by the test)."""
-    parts = urlsplit(os.environ["REDIS_URL"])
+    """The test Redis server, but a database of its own (flushed by the test)."""
+    parts = urlsplit(_test_redis_url())
     configured = parts.path.strip("/") or "0"
     scratch = os.environ.get("WATCHHOUSE_TEST_REDIS_DB", "15")
     if scratch == configured:
@@ -126,7 +132,10 @@ def _scratch_redis_url() -> str:
 @pytest.fixture
 def rq_backend(settings, monkeypatch):
     """Run tasks on RQ in a scratch Redis database, emptied before and after."""
-    need(bool(os.environ.get("REDIS_URL")), "REDIS_URL is not set: the RQ backend needs Redis")
+    need(
+        bool(_test_redis_url()),
+        "neither WATCHHOUSE_TEST_REDIS_URL nor REDIS_URL is set: the RQ backend needs Redis",
+    )
     import django_rq
     import django_rq.queues
     from redis import Redis

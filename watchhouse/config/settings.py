@@ -259,6 +259,8 @@ EMAIL_PORT = env_int("WATCHHOUSE_EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("WATCHHOUSE_EMAIL_USER", "")
 EMAIL_HOST_PASSWORD = env_str("WATCHHOUSE_EMAIL_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("WATCHHOUSE_EMAIL_USE_TLS", False)
+# Seconds to wait on the mail server, so a stuck server cannot hang a worker.
+EMAIL_TIMEOUT = env_int("WATCHHOUSE_EMAIL_TIMEOUT", 10)
 EMAIL_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend"
     if EMAIL_HOST
