@@ -23,6 +23,16 @@ def need(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def _database_task_queue(settings) -> None:
+    """Tasks a test enqueues land in the test database, where it can run them in-process;
+    the RQ backend has tests of its own (tests/core/test_worker.py) that switch to it."""
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}
+    }
+    settings.WATCHHOUSE_TASK_BACKEND = "database"
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """The real data folder beside the checkout (../shared/data)."""

@@ -270,6 +270,33 @@ EMAIL_BACKEND = (
 DEFAULT_FROM_EMAIL = env_str("WATCHHOUSE_FROM_EMAIL", "alerts@watchhouse.invalid")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# CAP <sender> of this agency's alerts (default: alerts@ the site's host).
+WATCHHOUSE_ALERT_SENDER = env_str("WATCHHOUSE_ALERT_SENDER", "")
+# SAME geocode (FIPS county code) added to every alert area; IPAWS needs it.
+WATCHHOUSE_ALERT_SAME_GEOCODE = env_str("WATCHHOUSE_ALERT_SAME_GEOCODE", "")
+# VAPID key pair for Web Push (watchhouse.notify.channels.webpush.vapid_keys_generate()).
+WATCHHOUSE_VAPID_PRIVATE_KEY = env_str("WATCHHOUSE_VAPID_PRIVATE_KEY", "")
+WATCHHOUSE_VAPID_PUBLIC_KEY = env_str("WATCHHOUSE_VAPID_PUBLIC_KEY", "")
+# Contact the push services see (mailto: or https:); default mailto: the sender address.
+WATCHHOUSE_VAPID_SUBJECT = env_str("WATCHHOUSE_VAPID_SUBJECT", "")
+# Twilio account, auth token, sending number and API base URL for SMS.
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "")
+TWILIO_BASE_URL = env_str("TWILIO_BASE_URL", "https://api.twilio.com")
+# Messages per second each channel may send (shared by all workers when Redis is the cache).
+WATCHHOUSE_NOTIFY_RATE_LIMITS = {
+    "email": env_int("WATCHHOUSE_RATE_EMAIL", 50),
+    "push": env_int("WATCHHOUSE_RATE_PUSH", 200),
+    "sms": env_int("WATCHHOUSE_RATE_SMS", 10),
+    "webhook": env_int("WATCHHOUSE_RATE_WEBHOOK", 50),
+}
+# Attempts per delivery before it is recorded as failed.
+WATCHHOUSE_NOTIFY_MAX_ATTEMPTS = env_int("WATCHHOUSE_NOTIFY_MAX_ATTEMPTS", 5)
+# Subscriptions one client may submit per window; more are refused with 429.
+WATCHHOUSE_SUBSCRIBE_RATE_LIMIT = env_int("WATCHHOUSE_SUBSCRIBE_RATE_LIMIT", 10)
+WATCHHOUSE_SUBSCRIBE_RATE_WINDOW_SECONDS = env_int("WATCHHOUSE_SUBSCRIBE_RATE_WINDOW_SECONDS", 3600)
+
 # Addresses (besides logged-in staff) allowed to read /metrics, e.g. a Prometheus server.
 WATCHHOUSE_METRICS_ALLOWED_IPS = env_list("WATCHHOUSE_METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
 # "json" for one JSON object per log line (production default), "text" for people.

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from django.utils.translation import gettext_lazy as _
 
 from watchhouse.accounts.roles import Role
+from watchhouse.alerts.policy import COMPOSER_ROLES
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -22,6 +23,12 @@ class Section:
 
 
 SECTIONS = (
+    Section(
+        _("Alerts"),
+        "console:alerts",
+        COMPOSER_ROLES,
+        _("Write, approve, issue, update and cancel alerts; delivery reports."),
+    ),
     Section(
         _("Areas"),
         "console:areas",

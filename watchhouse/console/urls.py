@@ -5,6 +5,7 @@ from watchhouse.console import views
 app_name = "console"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("alerts/", include("watchhouse.console.alerts.urls")),
     path("audit/", include("watchhouse.console.audit.urls")),
     path("staff/", include("watchhouse.console.accounts.urls")),
     path("areas/", include("watchhouse.console.geo.urls")),

@@ -11,11 +11,12 @@ from django.core.management.base import BaseCommand
 DEMO_MODULES = [
     "watchhouse.geo.demo",
     "watchhouse.accounts.demo",
+    "watchhouse.alerts.demo",
 ]
 
 
 class Command(BaseCommand):
-    help = "Load demo data: a demo jurisdiction with areas and staff accounts (safe to re-run)."
+    help = "Load demo data: areas, staff, subscriptions and alerts (safe to re-run)."
 
     def handle(self, *args: Any, **opts: Any) -> None:
         for path in DEMO_MODULES:

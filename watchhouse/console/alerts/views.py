@@ -1,0 +1,269 @@
+"""The alert composer and the alerts desk: write, preview (counters and reach), submit,
+approve, issue, update, cancel; the delivery report and its CSV export."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+
+import shapely
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from watchhouse.alerts import selectors, services
+from watchhouse.alerts.models import WEA_LONG_LIMIT, WEA_SHORT_LIMIT, Alert
+from watchhouse.alerts.policy import COMPOSER_ROLES, policy_for
+from watchhouse.alerts.states import AlertState
+from watchhouse.alerts.validation import InfoText, area_build, sms_effective_text
+from watchhouse.console.access import acting_user, staff_page
+from watchhouse.console.alerts.forms import ComposerForm, UpdateForm, composer_initial
+from watchhouse.core.errors import InvalidInputError, WatchhouseError
+from watchhouse.notify.channels.sms import sms_count
+from watchhouse.notify.selectors import Reach, alert_reach, delivery_counts, delivery_list
+
+
+@dataclass(frozen=True)
+class Counter:
+    """One text's length against its limit, as a phone would count it."""
+
+    label: str
+    used: int
+    limit: int
+    detail: str
+
+    @property
+    def over(self) -> bool:
+        return self.used > self.limit
+
+
+def _counters(infos: list[InfoText]) -> list[tuple[str, list[Counter]]]:
+    table = []
+    for info in infos:
+        sms = sms_effective_text(info)
+        count = sms_count(sms)
+        table.append(
+            (
+                info.language,
+                [
+                    Counter(
+                        _("Text message"), count.characters, count.per_segment,
+                        _("%(enc)s, %(n)d part(s)") % {"enc": count.encoding, "n": count.segments},
+                    ),
+                    Counter(_("WEA short"), len(info.wea_short), WEA_SHORT_LIMIT, ""),
+                    Counter(_("WEA long"), len(info.wea_long), WEA_LONG_LIMIT, ""),
+                ],
+            )
+        )  # fmt: skip
+    return table
+
+
+def _reach(form: ComposerForm) -> Reach | None:
+    try:
+        shapes = [area_build(spec).shapely_geometry for spec in form.areas()]
+    except InvalidInputError as exc:
+        form.add_error(None, str(exc))
+        return None
+    if not shapes:
+        return None
+    return alert_reach(shapely.union_all(shapes), category=form.cleaned_data["category"])
+
+
+@staff_page(*COMPOSER_ROLES)
+def alert_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.alert_console_list(), 50).get_page(request.GET.get("page"))
+    return render(request, "console/alerts/list.html", {"page": page})
+
+
+def _compose(request: HttpRequest, alert: Alert | None) -> HttpResponse:
+    actor = acting_user(request)
+    initial = composer_initial(alert) if alert is not None else {}
+    form = ComposerForm(request.POST or None, initial=initial)
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        infos = form.infos()
+        reach = _reach(form)
+        preview = {"counters": _counters(infos), "reach": reach}
+        if "save" in request.POST and not form.errors:
+            try:
+                if alert is None:
+                    alert = services.alert_create(
+                        actor=actor, fields=form.alert_fields(), infos=infos, areas=form.areas()
+                    )
+                else:
+                    services.alert_update_draft(
+                        actor=actor, alert=alert, fields=form.alert_fields(), infos=infos,
+                        areas=form.areas(),
+                    )  # fmt: skip
+            except WatchhouseError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Draft saved. Check it, then issue or submit it."))
+                return redirect("console:alert_detail", pk=alert.pk)
+    return render(
+        request,
+        "console/alerts/compose.html",
+        {"form": form, "alert": alert, "preview": preview},
+        status=400 if form.errors else 200,
+    )
+
+
+@staff_page(*COMPOSER_ROLES)
+def alert_new(request: HttpRequest) -> HttpResponse:
+    return _compose(request, None)
+
+
+def _get(pk: int) -> Alert:
+    alert = selectors.alert_console_list().filter(pk=pk).first()
+    if alert is None:
+        raise Http404("No such alert.")
+    return alert
+
+
+@staff_page(*COMPOSER_ROLES)
+def alert_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = _get(pk)
+    if alert.state != AlertState.DRAFT:
+        messages.error(request, _("Only a draft can be changed."))
+        return redirect("console:alert_detail", pk=pk)
+    return _compose(request, alert)
+
+
+@staff_page(*COMPOSER_ROLES)
+def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = _get(pk)
+    user = acting_user(request)
+    rule = policy_for(alert.category)
+    infos = [
+        InfoText(language=i.language, headline=i.headline, description=i.description,
+                 instruction=i.instruction, sms_text=i.sms_text, wea_short=i.wea_short,
+                 wea_long=i.wea_long)
+        for i in alert.infos.all()
+    ]  # fmt: skip
+    areas = list(alert.areas.all())
+    reach = (
+        alert_reach(shapely.union_all([a.shapely_geometry for a in areas]), category=alert.category)
+        if areas
+        else None
+    )
+    is_issuer = user.has_any_role(*rule.issuers)
+    actions = []
+    if alert.state == AlertState.DRAFT and is_issuer:
+        actions.append(("submit", _("Submit for approval")) if rule.needs_approval
+                       else ("issue", _("Issue now")))  # fmt: skip
+        actions.append(("discard", _("Discard")))
+    if alert.state == AlertState.PENDING_APPROVAL and user.has_any_role(*rule.approvers):
+        if alert.created_by_id != user.pk:
+            actions.append(("approve", _("Approve and issue")))
+        actions.append(("return", _("Return to draft")))
+    if alert.state == AlertState.APPROVED and is_issuer:
+        actions.append(("issue", _("Issue now")))
+    if alert.state == AlertState.ISSUED and is_issuer:
+        actions.append(("cancel", _("Cancel this alert")))
+    return render(
+        request,
+        "console/alerts/detail.html",
+        {
+            "alert": alert,
+            "infos": list(alert.infos.all()),
+            "areas": areas,
+            "problems": services.alert_problems(alert) if alert.state == "draft" else [],
+            "counters": _counters(infos),
+            "reach": reach,
+            "actions": actions,
+            "can_update": alert.state == AlertState.ISSUED and is_issuer,
+            "counts": delivery_counts(alert.pk),
+            "chain": selectors.alert_chain(alert) if alert.is_public else [],
+        },
+    )
+
+
+@staff_page(*COMPOSER_ROLES)
+@require_POST
+def alert_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    alert = _get(pk)
+    actor = acting_user(request)
+    try:
+        if action == "submit":
+            services.alert_submit(actor=actor, alert=alert)
+            messages.success(request, _("Sent for approval."))
+        elif action == "approve":
+            services.alert_approve(actor=actor, alert=alert)
+            messages.success(request, _("Approved and issued."))
+        elif action == "return":
+            services.alert_return(actor=actor, alert=alert, reason=request.POST.get("reason", ""))
+            messages.success(request, _("Returned to draft."))
+        elif action == "issue":
+            services.alert_issue(actor=actor, alert=alert)
+            messages.success(request, _("Issued. Recipients are being notified."))
+        elif action == "cancel":
+            cancel = services.alert_cancel(
+                actor=actor, alert=alert, note=request.POST.get("note", "")
+            )
+            messages.success(request, _("Cancellation issued."))
+            return redirect("console:alert_detail", pk=cancel.pk)
+        elif action == "discard":
+            services.alert_discard(actor=actor, alert=alert)
+            messages.success(request, _("Draft discarded."))
+        else:
+            raise Http404("No such action.")
+    except services.AlertRefusedError as exc:
+        for problem in exc.problems:
+            messages.error(request, problem)
+    except WatchhouseError as exc:
+        messages.error(request, str(exc))
+    except PermissionError as exc:
+        messages.error(request, str(exc))
+    return redirect("console:alert_detail", pk=pk)
+
+
+@staff_page(*COMPOSER_ROLES)
+def alert_update(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = _get(pk)
+    form = UpdateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            update = services.alert_issue_update(
+                actor=acting_user(request), alert=alert, infos=form.infos()
+            )
+        except WatchhouseError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Update issued."))
+            return redirect("console:alert_detail", pk=update.pk)
+    return render(
+        request, "console/alerts/update.html", {"alert": alert, "form": form},
+        status=400 if form.errors else 200,
+    )  # fmt: skip
+
+
+@staff_page(*COMPOSER_ROLES)
+def delivery_report(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = _get(pk)
+    failures = delivery_list(alert.pk).filter(status="failed")[:200]
+    return render(
+        request,
+        "console/alerts/deliveries.html",
+        {"alert": alert, "counts": delivery_counts(alert.pk), "failures": failures},
+    )
+
+
+@staff_page(*COMPOSER_ROLES)
+def delivery_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every delivery of the alert, without addresses (they are personal data)."""
+    alert = _get(pk)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="alert-{alert.pk}-deliveries.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["delivery", "endpoint", "channel", "language", "status", "attempts",
+                     "queued_at", "sent_at", "provider_id", "error"])  # fmt: skip
+    for d in delivery_list(alert.pk).iterator(chunk_size=2000):
+        writer.writerow([
+            d.pk, d.endpoint_id, d.channel, d.language, d.status, d.attempts,
+            d.queued_at.isoformat(), d.sent_at.isoformat() if d.sent_at else "",
+            d.provider_id, d.error,
+        ])  # fmt: skip
+    return response

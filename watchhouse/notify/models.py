@@ -1,0 +1,168 @@
+"""Residents' subscriptions, the endpoints messages go to, and one delivery row per message.
+
+E-mail addresses, phone numbers and push endpoints are personal data: ``__str__`` never shows
+them, so they stay out of logs and error reports.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from watchhouse.geo.models import Area, LocatedModel
+
+# A resident may follow this many places in one subscription.
+MAX_PLACES = 5
+# Radius limits of a point place, in metres (0.25 and 10 statute miles).
+MIN_RADIUS_M = 402.336
+MAX_RADIUS_M = 16_093.44
+
+
+class SubscriptionStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for confirmation")
+    ACTIVE = "active", _("Active")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+
+
+class Subscription(models.Model):
+    """What one resident wants to hear about: places, categories, language and quiet hours."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    language = models.CharField(max_length=10, default="en")
+    want_alert = models.BooleanField(default=True)
+    want_advisory = models.BooleanField(default=True)
+    want_community = models.BooleanField(default=False)
+    want_traffic = models.BooleanField(default=False)
+    quiet_start = models.TimeField(null=True, blank=True, help_text="Local time.")
+    quiet_end = models.TimeField(null=True, blank=True, help_text="Local time.")
+    status = models.CharField(
+        max_length=15, choices=SubscriptionStatus.choices, default=SubscriptionStatus.PENDING
+    )
+    source = models.CharField(max_length=10, default="web", help_text="web, sms or partner.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status"], name="notify_sub_status")]
+
+    def __str__(self) -> str:
+        return f"subscription {self.public_id}"
+
+    def wants(self, category: str) -> bool:
+        """True when the resident chose ``category`` (alert, advisory, community, traffic)."""
+        return bool(getattr(self, f"want_{category}", False))
+
+
+class PlaceKind(models.TextChoices):
+    POINT = "point", _("A point and a radius")
+    AREA = "area", _("An area")
+    JURISDICTION = "jurisdiction", _("The whole jurisdiction")
+
+
+class SubscriptionPlace(LocatedModel):
+    """A place a resident follows. A point place carries the bounding box of its circle so
+    candidates for an alert are found by plain-number comparison."""
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="places")
+    kind = models.CharField(max_length=15, choices=PlaceKind.choices)
+    radius_m = models.FloatField(null=True, blank=True)
+    area = models.ForeignKey(
+        Area, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    label = models.CharField(max_length=200, blank=True)
+    min_lat = models.FloatField(null=True, blank=True)
+    min_lon = models.FloatField(null=True, blank=True)
+    max_lat = models.FloatField(null=True, blank=True)
+    max_lon = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["subscription", "id"]
+        indexes = [
+            models.Index(fields=["kind", "min_lat", "max_lat"], name="notify_place_kind_lat"),
+            models.Index(fields=["area"], name="notify_place_area"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of subscription {self.subscription_id}"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("E-mail")
+    PUSH = "push", _("Browser notification")
+    SMS = "sms", _("Text message")
+    WEBHOOK = "webhook", _("Webhook")
+
+
+class Endpoint(models.Model):
+    """Where a subscription's messages go on one channel (address is personal data)."""
+
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.CASCADE, related_name="endpoints"
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    address = models.CharField(max_length=1000, help_text="E-mail, phone, push or webhook URL.")
+    keys = models.JSONField(default=dict, blank=True, help_text="Push keys or webhook secret.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["subscription", "id"]
+        indexes = [models.Index(fields=["channel", "address"], name="notify_endpoint_address")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} endpoint {self.pk}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.confirmed_at is not None and self.disabled_at is None
+
+
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped")
+
+
+class Delivery(models.Model):
+    """One message of one alert to one endpoint; written before anything is sent.
+
+    ``idempotency_key`` is unique, so resolving an alert twice never makes a second row, and a
+    row moves queued → sending → sent by conditional updates, so no row is sent twice.
+    """
+
+    alert = models.ForeignKey("alerts.Alert", on_delete=models.PROTECT, related_name="deliveries")
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    language = models.CharField(max_length=10, default="en")
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    provider_id = models.CharField(max_length=200, blank=True)
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    queued_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["alert", "id"]
+        verbose_name_plural = "deliveries"
+        indexes = [
+            models.Index(fields=["alert", "channel", "status"], name="notify_delivery_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.idempotency_key} ({self.status})"

@@ -1,0 +1,238 @@
+"""Who an alert reaches: matching subscriptions by geometry, category, quiet hours.
+
+Candidates come from the database by plain numbers (a point place's circle bounding box
+against the alert's, area ids, the place's H3 cell); only candidates whose cell is not wholly
+inside the alert area get an exact test, vectorised with shapely.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, time
+
+import numpy as np
+import pyproj
+import shapely
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+from shapely.geometry.base import BaseGeometry
+
+from watchhouse.geo.models import Area
+from watchhouse.geo.points import polygon_cells
+from watchhouse.notify.models import (
+    Delivery,
+    Endpoint,
+    PlaceKind,
+    Subscription,
+    SubscriptionPlace,
+    SubscriptionStatus,
+)
+
+# Ids per query in ``__in`` lookups (SQLite allows 999 parameters on older builds).
+CHUNK = 900
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One endpoint an alert goes to."""
+
+    endpoint_id: int
+    subscription_id: int
+    channel: str
+    language: str
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How many subscriptions and messages per channel an alert would reach now."""
+
+    subscriptions: int
+    messages: dict[str, int]
+    quiet: int
+
+    @property
+    def total_messages(self) -> int:
+        return sum(self.messages.values())
+
+
+def chunks(values: Iterable[int], size: int = CHUNK) -> Iterator[list[int]]:
+    """``values`` in lists of at most ``size``."""
+    batch: list[int] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def in_quiet_hours(start: time | None, end: time | None, at: datetime) -> bool:
+    """True when local time ``at`` falls in the quiet hours from ``start`` to ``end``."""
+    if start is None or end is None or start == end:
+        return False
+    now = timezone.localtime(at).time()
+    if start < end:
+        return start <= now < end
+    return now >= start or now < end
+
+
+def _local_metres(shape: BaseGeometry) -> pyproj.Transformer:
+    centre = shape.centroid
+    return pyproj.Transformer.from_crs(
+        "EPSG:4326",
+        f"+proj=aeqd +lat_0={centre.y} +lon_0={centre.x} +datum=WGS84 +units=m",
+        always_xy=True,
+    )
+
+
+def points_reached(
+    shape: BaseGeometry,
+    lats: np.ndarray,
+    lons: np.ndarray,
+    radii_m: np.ndarray,
+    *,
+    inside_known: np.ndarray | None = None,
+) -> np.ndarray:
+    """Boolean mask: the circles (centre, radius) that the alert area comes within.
+
+    A centre inside the area always matches; the others match when their distance to the
+    area (measured in an azimuthal equidistant projection centred on the area) is at most
+    the radius.
+    """
+    hit = np.zeros(lats.size, dtype=bool) if inside_known is None else inside_known.copy()
+    todo = np.flatnonzero(~hit)
+    if todo.size:
+        shapely.prepare(shape)
+        hit[todo] = shapely.intersects_xy(shape, lons[todo], lats[todo])
+    todo = np.flatnonzero(~hit)
+    if todo.size:
+        transformer = _local_metres(shape)
+        shape_m = shapely.transform(
+            shape, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+        )
+        x, y = transformer.transform(lons[todo], lats[todo])
+        shapely.prepare(shape_m)
+        hit[todo] = shapely.dwithin(shape_m, shapely.points(x, y), radii_m[todo])
+    return hit
+
+
+def _areas_touching(shape: BaseGeometry) -> list[int]:
+    min_lon, min_lat, max_lon, max_lat = shape.bounds
+    candidates = Area.objects.filter(
+        min_lat__lte=max_lat, max_lat__gte=min_lat, min_lon__lte=max_lon, max_lon__gte=min_lon
+    ).values_list("id", "geometry")
+    shapely.prepare(shape)
+    return [pk for pk, wkb in candidates if shape.intersects(shapely.from_wkb(bytes(wkb)))]
+
+
+def subscriptions_matching(
+    shape: BaseGeometry,
+    *,
+    category: str,
+    at: datetime | None = None,
+    interior_cells: set[str] | None = None,
+) -> tuple[dict[int, str], set[int]]:
+    """Active subscriptions that want ``category`` and follow a place the area reaches.
+
+    Returns their languages by id, and the ids held back by quiet hours (never for Alerts).
+    ``interior_cells`` are H3 cells wholly inside the area (computed when not given).
+    """
+    at = at or timezone.now()
+    if interior_cells is None:
+        interior_cells = {c.cell for c in polygon_cells(shape) if c.interior}
+    live = {
+        "subscription__status": SubscriptionStatus.ACTIVE,
+        f"subscription__want_{category}": True,
+    }
+    fields = ("subscription_id", "subscription__language", "subscription__quiet_start",
+              "subscription__quiet_end")  # fmt: skip
+    found: dict[int, tuple[str, time | None, time | None]] = {}
+
+    def keep(rows: Iterable[tuple[int, str, time | None, time | None]]) -> None:
+        for sub_id, language, start, end in rows:
+            found[sub_id] = (language, start, end)
+
+    keep(SubscriptionPlace.objects.filter(kind=PlaceKind.JURISDICTION, **live).values_list(*fields))
+    for ids in chunks(_areas_touching(shape)):
+        keep(
+            SubscriptionPlace.objects.filter(
+                kind=PlaceKind.AREA, area_id__in=ids, **live
+            ).values_list(*fields)
+        )
+    min_lon, min_lat, max_lon, max_lat = shape.bounds
+    points = list(
+        SubscriptionPlace.objects.filter(
+            kind=PlaceKind.POINT, min_lat__lte=max_lat, max_lat__gte=min_lat,
+            min_lon__lte=max_lon, max_lon__gte=min_lon, **live,
+        ).values_list(*fields, "lat", "lon", "radius_m", "h3")
+    )  # fmt: skip
+    if points:
+        lats = np.fromiter((p[4] for p in points), dtype=float, count=len(points))
+        lons = np.fromiter((p[5] for p in points), dtype=float, count=len(points))
+        radii = np.fromiter((p[6] for p in points), dtype=float, count=len(points))
+        inside = np.fromiter(
+            (p[7] in interior_cells for p in points), dtype=bool, count=len(points)
+        )
+        reached = points_reached(shape, lats, lons, radii, inside_known=inside)
+        keep(p[:4] for p, hit in zip(points, reached, strict=True) if hit)
+    languages: dict[int, str] = {}
+    quiet: set[int] = set()
+    for sub_id, (language, start, end) in found.items():
+        if category != "alert" and in_quiet_hours(start, end, at):
+            quiet.add(sub_id)
+        else:
+            languages[sub_id] = language
+    return languages, quiet
+
+
+def live_endpoints(subscription_ids: Iterable[int]) -> list[tuple[int, int, str]]:
+    """``(endpoint, subscription, channel)`` of the confirmed, enabled endpoints of the
+    subscriptions, one per channel and address (the lowest id), so a person who subscribed
+    twice still gets one message per channel."""
+    best: dict[tuple[str, str], tuple[int, int, str]] = {}
+    for ids in chunks(sorted(subscription_ids)):
+        rows = Endpoint.objects.filter(
+            subscription_id__in=ids, confirmed_at__isnull=False, disabled_at__isnull=True
+        ).values_list("id", "subscription_id", "channel", "address")
+        for pk, sub_id, channel, address in rows:
+            key = (channel, address.lower() if channel == "email" else address)
+            if key not in best or pk < best[key][0]:
+                best[key] = (pk, sub_id, channel)
+    return sorted(best.values())
+
+
+def alert_reach(shape: BaseGeometry, *, category: str, at: datetime | None = None) -> Reach:
+    """How many subscriptions and messages per channel an alert to ``shape`` would reach."""
+    languages, quiet = subscriptions_matching(shape, category=category, at=at)
+    endpoints = live_endpoints(languages)
+    counts = Counter(channel for _, _, channel in endpoints)
+    return Reach(subscriptions=len(languages), messages=dict(counts), quiet=len(quiet))
+
+
+def delivery_counts(alert_id: int) -> dict[str, dict[str, int]]:
+    """Deliveries of an alert by channel, then status."""
+    table: dict[str, dict[str, int]] = {}
+    rows = (
+        Delivery.objects.filter(alert_id=alert_id)
+        .values_list("channel", "status")
+        .annotate(n=Count("id"))
+        .order_by("channel", "status")
+    )
+    for channel, status, n in rows:
+        table.setdefault(channel, {})[status] = n
+    return table
+
+
+def delivery_list(alert_id: int) -> QuerySet[Delivery]:
+    """An alert's deliveries, oldest first (addresses are not loaded)."""
+    return Delivery.objects.filter(alert_id=alert_id).order_by("id")
+
+
+def subscription_get(public_id: str) -> Subscription:
+    """The subscription with its places (areas loaded) and endpoints; raises DoesNotExist."""
+    return Subscription.objects.prefetch_related("places__area", "endpoints").get(
+        public_id=public_id
+    )
