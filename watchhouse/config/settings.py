@@ -44,7 +44,9 @@ if PRODUCTION and (SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < 50):
 DEBUG = env_bool("WATCHHOUSE_DEBUG", WATCHHOUSE_ENV == "development") and not PRODUCTION
 
 # The public address of this site, used in links, feeds and e-mails.
-SITE_URL = env_str("WATCHHOUSE_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+SITE_URL = env_str(
+    "WATCHHOUSE_SITE_URL", f"http://127.0.0.1:{env_int('PORT', 8000)}"
+).rstrip("/")
 # Host names this site answers to.
 ALLOWED_HOSTS = env_list(
     "WATCHHOUSE_ALLOWED_HOSTS",
