@@ -262,3 +262,124 @@ class AlertCell(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cell} of alert {self.alert_id}"
+
+
+# --- other agencies' CAP feeds (see watchhouse.alerts.imports) -----------------------------
+
+
+class ExternalFeed(models.Model):
+    """Another agency's CAP Atom feed that Watchhouse reads: the weather service, a
+    neighbouring agency. Staff may relay its alerts to residents only when ``relay`` is on."""
+
+    name = models.CharField(max_length=200)
+    url = models.URLField(max_length=500, unique=True)
+    relay = models.BooleanField(
+        default=False, help_text="Staff may relay this feed's alerts to residents."
+    )
+    active = models.BooleanField(default=True, help_text="Read the feed on schedule.")
+    etag = models.CharField(max_length=300, blank=True)
+    last_modified = models.CharField(max_length=100, blank=True)
+    last_fetched = models.DateTimeField(null=True, blank=True)
+    last_result = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExternalAlertStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    UPDATED = "updated", _("Superseded by an update")
+    CANCELLED = "cancelled", _("Cancelled")
+    EXPIRED = "expired", _("Expired")
+
+
+class ExternalAlert(models.Model):
+    """One CAP message read from another agency's feed, kept as received.
+
+    ``areas`` holds each ``<area>`` as ``{"desc", "polygons": [[[lat, lon], …]], "circles":
+    [[lat, lon, radius_km]]}``; an update or cancellation marks the messages it references.
+    """
+
+    feed = models.ForeignKey(ExternalFeed, on_delete=models.PROTECT, related_name="alerts")
+    entry_id = models.CharField(max_length=500, help_text="The Atom entry's id.")
+    entry_updated = models.DateTimeField()
+    sender = models.CharField(max_length=200)
+    identifier = models.CharField(max_length=200)
+    sent = models.DateTimeField()
+    msg_type = models.CharField(max_length=10)
+    cap_status = models.CharField(max_length=10, help_text="Actual, Exercise, System, Test…")
+    references = models.TextField(blank=True, help_text="CAP references as received.")
+    event = models.CharField(max_length=200, blank=True)
+    headline = models.CharField(max_length=500, blank=True)
+    expires = models.DateTimeField(null=True, blank=True)
+    areas = models.JSONField(default=list, blank=True)
+    cap_xml = models.TextField()
+    status = models.CharField(
+        max_length=10, choices=ExternalAlertStatus.choices, default=ExternalAlertStatus.ACTIVE
+    )
+    replaced_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaces"
+    )
+    relayed_alert = models.ForeignKey(
+        Alert, null=True, blank=True, on_delete=models.PROTECT, related_name="relayed_from"
+    )
+    received_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-sent"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sender", "identifier"], name="alerts_external_sender_identifier"
+            )
+        ]
+        indexes = [models.Index(fields=["feed", "entry_id"], name="alerts_external_entry")]
+
+    def __str__(self) -> str:
+        return f"{self.msg_type} from {self.sender}: {self.headline or self.event}"
+
+
+# --- templates (see watchhouse.alerts.templating) -----------------------------------------
+
+
+class AlertTemplate(models.Model):
+    """A prepared alert that a composer starts from: the message-wide fields, and per
+    language the texts with ``{placeholders}`` (``{location}``, ``{description}``…) to fill.
+
+    ``texts`` maps a language code to ``{"headline", "description", "instruction",
+    "sms_text", "wea_short", "wea_long"}``.
+    """
+
+    name = models.CharField(max_length=200, unique=True)
+    category = models.CharField(max_length=12, choices=Category.choices)
+    cap_category = models.CharField(
+        max_length=12, choices=CapCategory.choices, default=CapCategory.SECURITY
+    )
+    event = models.CharField(max_length=120)
+    urgency = models.CharField(max_length=10, choices=Urgency.choices)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    certainty = models.CharField(max_length=10, choices=Certainty.choices)
+    response_type = models.CharField(
+        max_length=10, choices=ResponseType.choices, blank=True, default=""
+    )
+    same_code = models.CharField(max_length=3, blank=True)
+    expires_hours = models.PositiveIntegerField(
+        default=4, help_text="How long an alert made from it runs, by default."
+    )
+    texts = models.JSONField(default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )  # fmt: skip
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -44,9 +44,7 @@ if PRODUCTION and (SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < 50):
 DEBUG = env_bool("WATCHHOUSE_DEBUG", WATCHHOUSE_ENV == "development") and not PRODUCTION
 
 # The public address of this site, used in links, feeds and e-mails.
-SITE_URL = env_str(
-    "WATCHHOUSE_SITE_URL", f"http://127.0.0.1:{env_int('PORT', 8000)}"
-).rstrip("/")
+SITE_URL = env_str("WATCHHOUSE_SITE_URL", f"http://127.0.0.1:{env_int('PORT', 8000)}").rstrip("/")
 # Host names this site answers to.
 ALLOWED_HOSTS = env_list(
     "WATCHHOUSE_ALLOWED_HOSTS",
@@ -77,6 +75,7 @@ INSTALLED_APPS = [
     "watchhouse.accounts",
     "watchhouse.audit",
     "watchhouse.geo",
+    "watchhouse.geocode",
     "watchhouse.notify",
     "watchhouse.alerts",
     "watchhouse.web",
@@ -298,6 +297,22 @@ WATCHHOUSE_NOTIFY_MAX_ATTEMPTS = env_int("WATCHHOUSE_NOTIFY_MAX_ATTEMPTS", 5)
 # Subscriptions one client may submit per window; more are refused with 429.
 WATCHHOUSE_SUBSCRIBE_RATE_LIMIT = env_int("WATCHHOUSE_SUBSCRIBE_RATE_LIMIT", 10)
 WATCHHOUSE_SUBSCRIBE_RATE_WINDOW_SECONDS = env_int("WATCHHOUSE_SUBSCRIBE_RATE_WINDOW_SECONDS", 3600)
+
+# Address search: "local" (the agency's imported address points), "nominatim" or "census"
+# (the last two need the geopy package and internet access).
+WATCHHOUSE_GEOCODER = env_str("WATCHHOUSE_GEOCODER", "local")
+# A self-hosted Nominatim host (empty: OpenStreetMap's public one).
+WATCHHOUSE_GEOCODER_URL = env_str("WATCHHOUSE_GEOCODER_URL", "")
+# User agent sent to remote geocoders (default names the agency).
+WATCHHOUSE_GEOCODER_USER_AGENT = env_str("WATCHHOUSE_GEOCODER_USER_AGENT", "")
+# Seconds per remote geocoder lookup.
+WATCHHOUSE_GEOCODER_TIMEOUT_SECONDS = env_int("WATCHHOUSE_GEOCODER_TIMEOUT_SECONDS", 5)
+# Address searches one client may make per window.
+WATCHHOUSE_GEOCODE_RATE_LIMIT = env_int("WATCHHOUSE_GEOCODE_RATE_LIMIT", 60)
+WATCHHOUSE_GEOCODE_RATE_WINDOW_SECONDS = env_int("WATCHHOUSE_GEOCODE_RATE_WINDOW_SECONDS", 60)
+# Seconds per request, and the largest document read, when fetching other agencies' CAP feeds.
+WATCHHOUSE_CAP_FEED_TIMEOUT_SECONDS = env_int("WATCHHOUSE_CAP_FEED_TIMEOUT_SECONDS", 10)
+WATCHHOUSE_CAP_FEED_MAX_BYTES = env_int("WATCHHOUSE_CAP_FEED_MAX_BYTES", 2_000_000)
 
 # Addresses (besides logged-in staff) allowed to read /metrics, e.g. a Prometheus server.
 WATCHHOUSE_METRICS_ALLOWED_IPS = env_list("WATCHHOUSE_METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])

@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/", include("watchhouse.accounts.urls")),
     path("alerts/", include("watchhouse.alerts.urls")),
     path("subscribe/", include("watchhouse.notify.urls")),
+    path("geocode/", include("watchhouse.geocode.urls")),
     path("console/", include("watchhouse.console.urls")),
     path("api/v1/", api.urls),
     path("django-admin/", admin.site.urls),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from django import forms
@@ -88,6 +89,15 @@ class ChoicesForm(forms.Form):
 
 
 class SubscribeForm(ChoicesForm):
+    # The label of the place the address search found, for the subscription's point.
+    address_label = ""
+
+    address = forms.CharField(
+        label=_("Street address"), required=False, max_length=200,
+        help_text=_("For example 1100 Main St. We look it up and use the point with the "
+                    "radius below; or give the latitude and longitude instead."),
+        widget=forms.TextInput(attrs={"autocomplete": "street-address", "list": "address-options"}),
+    )  # fmt: skip
     email = forms.EmailField(label=_("E-mail address"), required=False, max_length=254)
     push_subscription = forms.CharField(required=False, widget=forms.HiddenInput)
     webhook_url = forms.URLField(
@@ -110,9 +120,35 @@ class SubscribeForm(ChoicesForm):
         return value
 
     def clean(self) -> dict[str, Any]:
+        address = (self.cleaned_data.get("address") or "").strip()
+        self.address_label = ""
+        if address and self.cleaned_data.get("lat") is None:
+            # The point is looked up here so that no JavaScript is needed to subscribe by
+            # address; a point given as numbers wins.
+            from watchhouse.geocode.geocoder import geocode_search
+
+            found = geocode_search(address, 1)
+            if not found:
+                raise forms.ValidationError(
+                    _("No such address was found: check the spelling, or give the latitude "
+                      "and longitude of the place."),
+                    code="address_unknown",
+                )  # fmt: skip
+            self.cleaned_data["lat"], self.cleaned_data["lon"] = found[0].lat, found[0].lon
+            self.address_label = found[0].label
         data = super().clean()
         if not (data.get("email") or data.get("push_subscription") or data.get("webhook_url")):
             raise forms.ValidationError(
                 _("Give an e-mail address or turn on browser notifications.")
             )
         return data
+
+    def choices(self) -> Choices:
+        choices = super().choices()
+        if not self.address_label:
+            return choices
+        places = tuple(
+            replace(p, label=self.address_label) if p.kind == PlaceKind.POINT else p
+            for p in choices.places
+        )
+        return replace(choices, places=places)

@@ -17,10 +17,18 @@ from django.views.decorators.http import require_POST
 from watchhouse.alerts import selectors, services
 from watchhouse.alerts.models import WEA_LONG_LIMIT, WEA_SHORT_LIMIT, Alert
 from watchhouse.alerts.policy import COMPOSER_ROLES, policy_for
+from watchhouse.alerts.services import AlertRefusedError
 from watchhouse.alerts.states import AlertState
+from watchhouse.alerts.templating import (
+    alert_template_list,
+    alert_template_save,
+    placeholders,
+    template_initial,
+)
 from watchhouse.alerts.validation import InfoText, area_build, sms_effective_text
 from watchhouse.console.access import acting_user, staff_page
 from watchhouse.console.alerts.forms import ComposerForm, UpdateForm, composer_initial
+from watchhouse.console.alerts.template_forms import TemplateForm
 from watchhouse.core.errors import InvalidInputError, WatchhouseError
 from watchhouse.notify.channels.sms import sms_count
 from watchhouse.notify.selectors import Reach, alert_reach, delivery_counts, delivery_list
@@ -78,9 +86,12 @@ def alert_list(request: HttpRequest) -> HttpResponse:
     return render(request, "console/alerts/list.html", {"page": page})
 
 
-def _compose(request: HttpRequest, alert: Alert | None) -> HttpResponse:
+def _compose(
+    request: HttpRequest, alert: Alert | None, initial: dict[str, object] | None = None
+) -> HttpResponse:
     actor = acting_user(request)
-    initial = composer_initial(alert) if alert is not None else {}
+    if initial is None:
+        initial = composer_initial(alert) if alert is not None else {}
     form = ComposerForm(request.POST or None, initial=initial)
     preview = None
     if request.method == "POST" and form.is_valid():
@@ -267,3 +278,61 @@ def delivery_csv(request: HttpRequest, pk: int) -> HttpResponse:
             d.provider_id, d.error,
         ])  # fmt: skip
     return response
+
+
+# --- templates -----------------------------------------------------------------------------
+
+
+@staff_page(*COMPOSER_ROLES)
+def template_list(request: HttpRequest) -> HttpResponse:
+    templates = alert_template_list()
+    return render(request, "console/alerts/templates.html", {"templates": templates})
+
+
+@staff_page(*COMPOSER_ROLES)
+def template_new(request: HttpRequest) -> HttpResponse:
+    form = TemplateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            template = alert_template_save(
+                actor=acting_user(request), fields=form.template_fields(), texts=form.texts()
+            )
+        except AlertRefusedError as exc:
+            for problem in exc.problems:
+                form.add_error(None, problem)
+        except WatchhouseError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Template %(name)s saved.") % {"name": template.name})
+            return redirect("console:alert_templates")
+    return render(
+        request,
+        "console/alerts/template_form.html",
+        {"form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@staff_page(*COMPOSER_ROLES)
+def template_use(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask for the template's placeholders, then open the composer filled in from it."""
+    template = alert_template_list().filter(pk=pk).first()
+    if template is None:
+        raise Http404
+    names = placeholders(template.texts)
+    values = {name: request.GET.get(name, "").strip()[:200] for name in names}
+    missing = [name for name in names if not values[name]]
+    if missing and request.method != "POST":
+        fields = [(name, name.replace("_", " ").capitalize(), values[name]) for name in names]
+        return render(
+            request,
+            "console/alerts/template_use.html",
+            {"template": template, "fields": fields, "asked": bool(request.GET)},
+            status=400 if request.GET else 200,
+        )
+    try:
+        initial = template_initial(template, values)
+    except InvalidInputError as exc:
+        messages.error(request, str(exc))
+        return redirect("console:alert_template_use", pk=template.pk)
+    return _compose(request, None, initial=initial)

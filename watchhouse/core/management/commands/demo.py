@@ -10,8 +10,10 @@ from django.core.management.base import BaseCommand
 # Each app's demo module has ``load(*, stdout)``; order matters (areas before what uses them).
 DEMO_MODULES = [
     "watchhouse.geo.demo",
+    "watchhouse.geocode.demo",
     "watchhouse.accounts.demo",
     "watchhouse.alerts.demo",
+    "watchhouse.alerts.template_demo",
 ]
 
 
