@@ -16,8 +16,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
+from shapely.geometry.base import BaseGeometry
 
 from watchhouse.alerts.models import Alert, AlertCell
 from watchhouse.alerts.states import AlertState
@@ -45,6 +46,7 @@ from watchhouse.notify.models import (
 )
 from watchhouse.notify.outbound import channel_sender, outbound_message
 from watchhouse.notify.ratelimit import rate_wait
+from watchhouse.notify.resolve import deliveries_insert
 from watchhouse.notify.selectors import chunks, live_endpoints, subscriptions_matching
 
 CATEGORIES = ("alert", "advisory", "community", "traffic")
@@ -52,6 +54,8 @@ CATEGORIES = ("alert", "advisory", "community", "traffic")
 SEND_BATCH = 200
 # Rows per INSERT when writing deliveries.
 INSERT_BATCH = 2000
+# A delivery to write: (endpoint, subscription, channel, language).
+Row = tuple[int, int, str, str]
 
 
 @dataclass(frozen=True)
@@ -346,6 +350,59 @@ def _chain_ids(alert: Alert) -> list[int]:
     return ids
 
 
+def _python_rows(alert: Alert, shape: BaseGeometry, now: datetime) -> tuple[int, int, list[Row]]:
+    """Recipients found through Python: (subscriptions, quiet, delivery rows). The portable
+    path, for databases :func:`~watchhouse.notify.resolve.deliveries_insert` cannot serve."""
+    interior = set(
+        AlertCell.objects.filter(alert=alert, interior=True).values_list("cell", flat=True)
+    )
+    languages, quiet = subscriptions_matching(
+        shape, category=alert.category, at=now, interior_cells=interior
+    )
+    rows = [(e, s, c, languages[s]) for e, s, c in live_endpoints(languages)]
+    return len(languages), len(quiet), rows
+
+
+def _chain_rows(alert: Alert) -> list[Row]:
+    """Endpoints the earlier messages of the chain reached that this message has not, and
+    that are still enabled."""
+    chain = _chain_ids(alert)
+    if not chain:
+        return []
+    earlier = (
+        Delivery.objects.filter(alert_id__in=chain, status=DeliveryStatus.SENT)
+        .exclude(endpoint_id__in=Delivery.objects.filter(alert=alert).values("endpoint_id"))
+        .values_list("endpoint_id", "subscription_id", "channel", "language")
+        .distinct()
+    )
+    rows: dict[int, Row] = {}
+    for row in earlier:
+        rows.setdefault(row[0], row)
+    disabled: set[int] = set()
+    for ids in chunks(sorted(rows)):
+        disabled |= set(
+            Endpoint.objects.filter(pk__in=ids, disabled_at__isnull=False).values_list(
+                "pk", flat=True
+            )
+        )
+    return [row for pk, row in rows.items() if pk not in disabled]
+
+
+def _rows_insert(alert: Alert, rows: list[Row], now: datetime) -> None:
+    Delivery.objects.bulk_create(
+        (
+            Delivery(
+                alert_id=alert.pk, endpoint_id=endpoint_id, subscription_id=sub_id,
+                channel=channel, language=language, queued_at=now,
+                idempotency_key=f"{alert.pk}:{endpoint_id}",
+            )
+            for endpoint_id, sub_id, channel, language in rows
+        ),
+        batch_size=INSERT_BATCH,
+        ignore_conflicts=True,
+    )  # fmt: skip
+
+
 def deliveries_create(*, alert_id: int) -> ResolveReport:
     """Write one queued delivery per recipient endpoint of an issued alert, then (after
     commit) hand them to the send tasks in batches per channel.
@@ -354,62 +411,37 @@ def deliveries_create(*, alert_id: int) -> ResolveReport:
     their quiet hours unless it is an Alert, plus, for an update or cancellation, everyone
     the earlier messages of the chain went to. Running it again writes nothing new (the
     idempotency key ``alert:endpoint`` is unique) and only re-hands unsent deliveries.
+    The rows are written by one statement inside the database where it can
+    (:mod:`watchhouse.notify.resolve`), through Python elsewhere, with the same result.
     """
     alert = Alert.objects.select_related("references").get(pk=alert_id)
     if alert.state not in (AlertState.ISSUED, AlertState.UPDATED, AlertState.CANCELLED):
         return ResolveReport(0, 0, 0, 0, {})
     shape = areas_union(list(alert.areas.all()))
-    interior = set(
-        AlertCell.objects.filter(alert=alert, interior=True).values_list("cell", flat=True)
-    )
-    languages, quiet = subscriptions_matching(
-        shape, category=alert.category, at=timezone.now(), interior_cells=interior
-    )
-    endpoints = live_endpoints(languages)
-    chosen = {endpoint_id for endpoint_id, _, _ in endpoints}
-    rows = [(e, s, c, languages[s]) for e, s, c in endpoints]
-    chain = _chain_ids(alert)
-    if chain:
-        earlier = (
-            Delivery.objects.filter(alert_id__in=chain, status=DeliveryStatus.SENT)
-            .values_list("endpoint_id", "subscription_id", "channel", "language")
-            .distinct()
-        )
-        for endpoint_id, sub_id, channel, language in earlier:
-            if endpoint_id not in chosen:
-                chosen.add(endpoint_id)
-                rows.append((endpoint_id, sub_id, channel, language))
-        disabled = set()
-        for ids in chunks(sorted(chosen)):
-            disabled |= set(
-                Endpoint.objects.filter(pk__in=ids, disabled_at__isnull=False).values_list(
-                    "pk", flat=True
-                )
-            )
-        rows = [r for r in rows if r[0] not in disabled]
     now = timezone.now()
     with transaction.atomic():
         before = Delivery.objects.filter(alert=alert).count()
-        Delivery.objects.bulk_create(
-            (
-                Delivery(
-                    alert_id=alert.pk, endpoint_id=endpoint_id, subscription_id=sub_id,
-                    channel=channel, language=language, queued_at=now,
-                    idempotency_key=f"{alert.pk}:{endpoint_id}",
-                )
-                for endpoint_id, sub_id, channel, language in rows
-            ),
-            batch_size=INSERT_BATCH,
-            ignore_conflicts=True,
-        )  # fmt: skip
-        after = Delivery.objects.filter(alert=alert).count()
+        inserted = deliveries_insert(
+            shape, alert_id=alert.pk, category=alert.category, at=now, queued_at=now
+        )
+        if inserted is None:
+            subscriptions, quiet, rows = _python_rows(alert, shape, now)
+            _rows_insert(alert, rows, now)
+        else:
+            subscriptions, quiet = inserted.subscriptions, inserted.quiet
+        _rows_insert(alert, _chain_rows(alert), now)
         Alert.objects.filter(pk=alert.pk).update(recipients_resolved_at=now)
-        by_channel: dict[str, int] = defaultdict(int)
-        for _, _, channel, _ in rows:
-            by_channel[channel] += 1
+        by_channel = dict(
+            Delivery.objects.filter(alert=alert)
+            .values_list("channel")
+            .annotate(n=Count("id"))
+            .order_by("channel")
+            .values_list("channel", "n")
+        )
+        total = sum(by_channel.values())
         report = ResolveReport(
-            subscriptions=len(languages), quiet=len(quiet), deliveries=len(rows),
-            created=after - before, by_channel=dict(by_channel),
+            subscriptions=subscriptions, quiet=quiet, deliveries=total,
+            created=total - before, by_channel=by_channel,
         )  # fmt: skip
         audit_record(
             actor=None,
@@ -517,27 +549,40 @@ def deliveries_send(*, delivery_ids: list[int]) -> SendReport:
             Alert.objects.select_related("references").prefetch_related("infos").get(pk=alert_id)
         )
         with channel_sender(channel, alert=alert) as send:
-            for delivery in deliveries:
-                endpoint = delivery.endpoint
-                if endpoint.disabled_at is not None or (
-                    delivery.subscription.status == SubscriptionStatus.UNSUBSCRIBED
-                ):
-                    Delivery.objects.filter(
-                        pk=delivery.pk, status=delivery.status, attempts=delivery.attempts
-                    ).update(status=DeliveryStatus.SKIPPED, error="endpoint disabled")
-                    report.skipped += 1
-                    continue
-                if not _claim(delivery, timezone.now()):
-                    continue
-                rate_wait(channel)
-                message = outbound_message(
-                    delivery, endpoint, alert, delivery.subscription.public_id
-                )
-                try:
-                    result = send(message)
-                except ChannelError as exc:
-                    result = SendResult(ok=False, error=f"Channel not usable: {exc}")
-                _record(delivery, result, report)
+            # The result of the message just sent is recorded in the same transaction that
+            # claims the next one: one commit per message, and still nothing is sent that
+            # is not claimed first, nor left claimed longer than one send.
+            just_sent: tuple[Delivery, SendResult] | None = None
+            try:
+                for delivery in deliveries:
+                    endpoint = delivery.endpoint
+                    if endpoint.disabled_at is not None or (
+                        delivery.subscription.status == SubscriptionStatus.UNSUBSCRIBED
+                    ):
+                        Delivery.objects.filter(
+                            pk=delivery.pk, status=delivery.status, attempts=delivery.attempts
+                        ).update(status=DeliveryStatus.SKIPPED, error="endpoint disabled")
+                        report.skipped += 1
+                        continue
+                    with transaction.atomic():
+                        if just_sent is not None:
+                            _record(*just_sent, report)
+                            just_sent = None
+                        claimed = _claim(delivery, timezone.now())
+                    if not claimed:
+                        continue
+                    rate_wait(channel)
+                    message = outbound_message(
+                        delivery, endpoint, alert, delivery.subscription.public_id
+                    )
+                    try:
+                        result = send(message)
+                    except ChannelError as exc:
+                        result = SendResult(ok=False, error=f"Channel not usable: {exc}")
+                    just_sent = (delivery, result)
+            finally:
+                if just_sent is not None:
+                    _record(*just_sent, report)
 
     def enqueue_retries() -> None:
         from watchhouse.notify.tasks import send_deliveries_task
