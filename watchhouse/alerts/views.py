@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from watchhouse.alerts import selectors
+from watchhouse.alerts import cache, selectors
 from watchhouse.alerts.cap import CAP_MEDIA_TYPE
 from watchhouse.alerts.capfeed import CapFeedEntry, cap_atom_render
 from watchhouse.alerts.models import Alert, AlertInfo
@@ -60,6 +60,12 @@ def _get(pk: int) -> Alert:
 
 
 def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return cache.serve(
+        request, f"detail:{pk}", lambda: _alert_detail(request, pk), per_visitor=True
+    )
+
+
+def _alert_detail(request: HttpRequest, pk: int) -> tuple[HttpResponse, float]:
     alert = _get(pk)
     shapes = [a.shapely_geometry for a in alert.areas.all()]
     union = shapely.union_all(shapes)
@@ -80,19 +86,26 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
         pad=0.0,
     )
     chain = selectors.alert_chain(alert)
-    return render(
+    now = timezone.now()
+    in_force = alert.state == "issued" and alert.expires > now
+    extra = {"csrf_token": cache.CSRF_PLACEHOLDER} if cache.cacheable(request) else {}
+    response = render(
         request,
         "alerts/detail.html",
         {
+            **extra,
             "alert": alert,
             "info": selectors.info_for_language(alert),
             "infos": list(alert.infos.all()),
             "areas": list(alert.areas.all()),
             "map": drawing,
             "chain": _shown(chain) if len(chain) > 1 else [],
-            "in_force": alert.state == "issued" and alert.expires > timezone.now(),
+            "in_force": in_force,
         },
     )
+    # The page says "in force" until the alert expires, even before the expiry task runs.
+    fresh_s = (alert.expires - now).total_seconds() if in_force else float(cache.TIMEOUT_S)
+    return response, fresh_s
 
 
 def alert_cap(request: HttpRequest, pk: int) -> HttpResponse:
@@ -111,6 +124,10 @@ def _feed_alerts() -> list[Shown]:
 
 
 def feed_atom(request: HttpRequest) -> HttpResponse:
+    return cache.serve(request, "feed.atom", lambda: (_feed_atom(), float(cache.TIMEOUT_S)))
+
+
+def _feed_atom() -> HttpResponse:
     shown = _feed_alerts()
     entries = [
         CapFeedEntry(
@@ -135,6 +152,10 @@ def feed_atom(request: HttpRequest) -> HttpResponse:
 
 
 def feed_json(request: HttpRequest) -> HttpResponse:
+    return cache.serve(request, "feed.json", lambda: (_feed_json(), float(cache.TIMEOUT_S)))
+
+
+def _feed_json() -> HttpResponse:
     items = []
     for s in _feed_alerts():
         alert = s.alert

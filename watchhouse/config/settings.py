@@ -314,6 +314,10 @@ WATCHHOUSE_GEOCODE_RATE_WINDOW_SECONDS = env_int("WATCHHOUSE_GEOCODE_RATE_WINDOW
 WATCHHOUSE_CAP_FEED_TIMEOUT_SECONDS = env_int("WATCHHOUSE_CAP_FEED_TIMEOUT_SECONDS", 10)
 WATCHHOUSE_CAP_FEED_MAX_BYTES = env_int("WATCHHOUSE_CAP_FEED_MAX_BYTES", 2_000_000)
 
+# Render public alert pages and feeds once and serve repeats from the cache (off under test,
+# where transactions never commit and so never clear it).
+WATCHHOUSE_PAGE_CACHE = env_bool("WATCHHOUSE_PAGE_CACHE", not TESTING)
+
 # Addresses (besides logged-in staff) allowed to read /metrics, e.g. a Prometheus server.
 WATCHHOUSE_METRICS_ALLOWED_IPS = env_list("WATCHHOUSE_METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
 # "json" for one JSON object per log line (production default), "text" for people.

@@ -21,14 +21,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--threads",
             type=int,
-            default=int(os.environ.get("WATCHHOUSE_WEB_THREADS", "8")),
-            help="Threads of the web process (blocking I/O such as the database).",
+            default=int(os.environ.get("WATCHHOUSE_WEB_THREADS", "4")),
+            help="Threads of each web process (blocking I/O such as the database).",
         )
         parser.add_argument(
             "--workers",
             type=int,
-            default=int(os.environ.get("WATCHHOUSE_WEB_PROCESSES", "1")),
-            help="Web processes.",
+            default=int(os.environ.get("WATCHHOUSE_WEB_PROCESSES", str(os.cpu_count() or 1))),
+            help="Web processes (default: one per CPU core; Python runs one thread at a time).",
         )
         parser.add_argument("--no-worker", action="store_true", help="Serve the web site only.")
 
@@ -60,7 +60,9 @@ class Command(BaseCommand):
             "--no-ws",
             "--log-level",
             "warning",
-            "watchhouse.config.wsgi:application",
+            # Django behind the fast path for cached public alert pages and feeds.
+            "--factory",
+            "watchhouse.alerts.cache:wsgi_application",
         ]
         procs = {"web": subprocess.Popen(web, env=env)}  # noqa: S603 - fixed argument list
         if not no_worker:
