@@ -342,8 +342,3 @@ class PageCacheApp:
         return result
 
 
-def wsgi_application() -> PageCacheApp:
-    """Django's WSGI application behind the alert page fast path (``granian --factory``)."""
-    from watchhouse.config.wsgi import application
-
-    return PageCacheApp(application)

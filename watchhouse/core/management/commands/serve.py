@@ -60,9 +60,7 @@ class Command(BaseCommand):
             "--no-ws",
             "--log-level",
             "warning",
-            # Django behind the fast path for cached public alert pages and feeds.
-            "--factory",
-            "watchhouse.alerts.cache:wsgi_application",
+            "watchhouse.config.wsgi:application",
         ]
         procs = {"web": subprocess.Popen(web, env=env)}  # noqa: S603 - fixed argument list
         if not no_worker:
