@@ -255,10 +255,20 @@ def resolve_once(actor: User, area: shapely.Geometry) -> dict[str, Any]:
     marks: list[float] = []
     started = time.perf_counter()
     issued = alert_issue(actor=actor, alert=alert)
-    with transaction.atomic():
-        # Registered first, so it runs first after commit: the moment the rows are durable.
-        transaction.on_commit(lambda: marks.append(time.perf_counter()))
+    # deliveries_create commits its own transaction, as in the task (it only tells
+    # PostgreSQL not to wait for the WAL flush there): the moment that commit returns, before
+    # its after-commit hooks hand the rows on, is when they are committed.
+    real_commit = connection.commit
+
+    def commit() -> None:
+        real_commit()
+        marks.append(time.perf_counter())
+
+    connection.commit = commit  # type: ignore[method-assign]
+    try:
         report = deliveries_create(alert_id=issued.pk)
+    finally:
+        del connection.commit
     handed = time.perf_counter()
     return {
         "alert": issued.pk,

@@ -130,6 +130,8 @@ def test_sending_twice_or_after_a_dead_worker_sends_each_message_once(smtp, make
     first = deliveries_send(delivery_ids=ids)
     second = deliveries_send(delivery_ids=ids)
     assert (first.sent, second.sent) == (2, 0)
+    # Should worker A be dead, its row is looked at again once its lease has run out.
+    assert list(first.retry.values()) == [[ids[0]]]
     assert len(smtp.messages) == 2
     # Worker A died: after the lease its row is taken again and sent, once.
     Delivery.objects.filter(pk=ids[0]).update(claimed_at=timezone.now() - timedelta(minutes=5))
@@ -255,3 +257,89 @@ def test_sms_keyword_opt_in_stop_start_help_and_delivery(make_staff, settings, c
         assert Endpoint.objects.get().disabled_at is None
         assert queued("send_deliveries_task")
         assert alert.pk
+
+
+def test_deliveries_are_claimed_and_recorded_in_bulk(smtp, make_staff, settings, monkeypatch):
+    """With the rate limit lifted, a batch is claimed by one UPDATE per claim batch and its
+    results written by one more, every message still going out once, with its Message-ID
+    as provider id and no claim token left behind."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from watchhouse.notify import services
+
+    settings.WATCHHOUSE_NOTIFY_RATE_LIMITS = {"email": 0}
+    monkeypatch.setattr(services, "CLAIM_BATCH", 4)
+    monkeypatch.setattr(services, "RECORD_INTERVAL_S", 3600)
+    for n in range(10):
+        subscribe(HERE, email=f"r{n}@example.org")
+    alert = _issue(make_staff)
+    deliveries_create(alert_id=alert.pk)
+    ids = list(Delivery.objects.order_by("pk").values_list("pk", flat=True))
+    with CaptureQueriesContext(connection) as queries:
+        report = deliveries_send(delivery_ids=ids)
+    assert report.sent == 10
+    updates = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "notify_delivery"')]
+    # Three claims (4 + 4 + 2) and three writes of results.
+    assert len(updates) == 6
+    assert sorted(m["To"] for m in smtp.messages) == sorted(f"r{n}@example.org" for n in range(10))
+    by_key = {m["Message-ID"] for m in smtp.messages}
+    rows = list(Delivery.objects.values_list("status", "attempts", "provider_id"))
+    assert {(s, a) for s, a, _ in rows} == {("sent", 1)}
+    assert {p for _, _, p in rows} == by_key
+    assert deliveries_send(delivery_ids=ids).sent == 0
+    assert len(smtp.messages) == 10
+
+
+def test_a_row_claimed_by_another_run_is_neither_sent_nor_overwritten(smtp, make_staff):
+    """Claims carry a token: a second claim of the same rows gets nothing, and results are
+    written only where this run's token still stands."""
+    from watchhouse.notify.channels.base import SendResult
+    from watchhouse.notify.services import SendReport, _claim, _record, _release
+
+    for n in range(2):
+        subscribe(HERE, email=f"r{n}@example.org")
+    alert = _issue(make_staff)
+    deliveries_create(alert_id=alert.pk)
+    ids = list(Delivery.objects.order_by("pk").values_list("pk", flat=True))
+    now = timezone.now()
+    assert _claim(ids, "claim:a", now) == dict.fromkeys(ids, 1)
+    assert _claim(ids, "claim:b", now) == {}
+    assert deliveries_send(delivery_ids=ids).sent == 0
+    first = Delivery.objects.get(pk=ids[0])
+    report = SendReport()
+    _record([(first, 1, SendResult(ok=True, provider_id="<x@y>"))], "claim:b", report)
+    assert Delivery.objects.get(pk=ids[0]).status == "sending"
+    _record([(first, 1, SendResult(ok=True, provider_id="<x@y>"))], "claim:a", report)
+    assert Delivery.objects.get(pk=ids[0]).status == "sent"
+    # A claimed row that was not sent goes back as it was, and is sent by the next run.
+    _release({ids[1]: 1}, "claim:a")
+    second = Delivery.objects.get(pk=ids[1])
+    assert (second.status, second.attempts, second.provider_id) == ("queued", 0, "")
+    assert deliveries_send(delivery_ids=ids).sent == 1
+    assert len(smtp.messages) == 1
+
+
+def test_results_are_written_before_waiting_for_the_rate_limit(
+    smtp, make_staff, settings, monkeypatch
+):
+    """With a rate limit, each result is written before the next message waits for its turn,
+    so a worker killed while waiting leaves no sent row unrecorded."""
+    from watchhouse.notify import services
+
+    settings.WATCHHOUSE_NOTIFY_RATE_LIMITS = {"email": 1000}
+    for n in range(3):
+        subscribe(HERE, email=f"r{n}@example.org")
+    alert = _issue(make_staff)
+    deliveries_create(alert_id=alert.pk)
+    ids = list(Delivery.objects.order_by("pk").values_list("pk", flat=True))
+    statuses: list[list[str]] = []
+    real = services.rate_wait
+
+    def watch(channel: str) -> None:
+        statuses.append(list(Delivery.objects.order_by("pk").values_list("status", flat=True)))
+        real(channel)
+
+    monkeypatch.setattr(services, "rate_wait", watch)
+    assert deliveries_send(delivery_ids=ids).sent == 3
+    assert [s.count("sent") for s in statuses] == [0, 1, 2]

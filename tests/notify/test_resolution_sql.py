@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from tests.alerts.conftest import fields, info, point, subscribe, town_create
@@ -169,3 +169,73 @@ def test_other_databases_take_the_python_path(issue, monkeypatch):
     ) is None  # fmt: skip
     report = deliveries_create(alert_id=alert.pk)
     assert (report.subscriptions, report.created) == (2, 1)
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return str(cursor.fetchone()[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_commits_the_resolve_without_waiting_for_the_flush_only(issue, monkeypatch):
+    """On PostgreSQL the resolving transaction, and only it, commits without waiting for its
+    WAL flush: the setting is off while the rows are written and on again after commit; a
+    resolve inside a caller's transaction leaves the caller's commit alone."""
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's")
+    from watchhouse.notify import services
+
+    subscribe(point(39.952, -89.350), email="a@example.org")
+    seen: list[str] = []
+    real = services.deliveries_insert
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(_synchronous_commit())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "deliveries_insert", spy)
+    alert = issue()
+    assert _synchronous_commit() == "on"
+    seen.clear()
+    deliveries_create(alert_id=alert.pk)
+    assert seen == ["off"]
+    assert _synchronous_commit() == "on"
+    assert Delivery.objects.filter(alert=alert).count() == 1
+    with transaction.atomic():
+        deliveries_create(alert_id=alert.pk)
+        assert seen[-1] == "on"
+    assert _synchronous_commit() == "on"
+
+
+def test_only_postgresql_is_told_not_to_wait_for_the_flush():
+    with transaction.atomic():
+        assert resolve.commit_without_flush_wait() is (connection.vendor == "postgresql")
+
+
+def test_sqlite_page_cache_is_enlarged_for_the_resolve_only(issue):
+    """SQLite writes the deliveries with a large page cache and gives the connection its
+    own back."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the page cache is SQLite's")
+
+    def cache_size() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size")
+            return int(cursor.fetchone()[0])
+
+    seen: list[int] = []
+
+    def watch(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.startswith("INSERT OR IGNORE INTO"):
+            seen.append(cache_size())
+        return execute(sql, params, many, context)
+
+    subscribe(point(39.952, -89.350), email="a@example.org")
+    alert = issue()
+    before = cache_size()
+    with connection.execute_wrapper(watch):
+        deliveries_create(alert_id=alert.pk)
+    assert seen == [-resolve.RESOLVE_CACHE_KIB]
+    assert cache_size() == before != -resolve.RESOLVE_CACHE_KIB
+    assert Delivery.objects.filter(alert=alert).count() == 1

@@ -340,5 +340,3 @@ class PageCacheApp:
                 headers = [(n, v) for n, v in headers if n != MARK_HEADER]
                 cache.set(key, (page_key, headers, route, per_visitor == "1"), TIMEOUT_S)
         return result
-
-

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
@@ -27,21 +29,53 @@ def alert_info_for(alert: Alert, language: str) -> AlertInfo:
     return next((i for i in infos if i.language == language), infos[0])
 
 
-def _email_body(alert: Alert, info: AlertInfo, manage: str) -> str:
+def _texts(alert: Alert, language: str) -> dict[str, Any]:
+    """What every message of the alert in ``language`` shares, whoever it goes to."""
+    info = alert_info_for(alert, language)
     with translation.override(info.language):
-        parts = [info.headline, "", info.description]
+        label = alert.get_category_display()
+        if alert.msg_type != "Alert":
+            label = f"{label} · {alert.get_msg_type_display()}"
+        body = [info.headline, "", info.description]
         if info.instruction:
-            parts += ["", info.instruction]
-        parts += [
+            body += ["", info.instruction]
+        body += [
             "",
             f"{gettext('Details')}: {settings.SITE_URL}{alert.get_absolute_url()}",
             f"{gettext('Expires')}: {timezone.localtime(alert.expires):%Y-%m-%d %H:%M %Z}",
             "",
             "-- ",
             settings.WATCHHOUSE_AGENCY_NAME,
-            f"{gettext('Change or stop these alerts')}: {manage}",
+            f"{gettext('Change or stop these alerts')}: ",
         ]
-    return "\n".join(parts)
+    subject = f"[{label}] {info.headline}"
+    link = f"{settings.SITE_URL}{alert.get_absolute_url()}"
+    return {
+        "info": info,
+        "subject": subject,
+        "link": link,
+        # The e-mail text up to the resident's own signed link, which ends it.
+        "email_text": "\n".join(body),
+        "push": {
+            "title": subject,
+            "body": info.wea_long or info.description[:300],
+            "url": link,
+            "tag": alert.root.identifier,
+        },
+        "webhook": {
+            "identifier": alert.identifier,
+            "msgType": alert.msg_type,
+            "references": alert.references.identifier if alert.references else "",
+            "category": alert.category,
+            "language": info.language,
+            "headline": info.headline,
+            "description": info.description,
+            "instruction": info.instruction,
+            "expires": alert.expires.isoformat(),
+            "url": link,
+            "cap": f"{settings.SITE_URL}/alerts/{alert.pk}.cap",
+        },
+    }
 
 
 def _unsubscribe_headers(url: str) -> dict[str, str]:
@@ -53,54 +87,58 @@ def _unsubscribe_headers(url: str) -> dict[str, str]:
 
 
 def outbound_message(
-    delivery: Delivery, endpoint: Endpoint, alert: Alert, public_id: object
+    delivery: Delivery,
+    endpoint: Endpoint,
+    alert: Alert,
+    public_id: object,
+    *,
+    parts: dict[str, Any] | None = None,
 ) -> OutboundMessage:
-    """The message one delivery sends."""
-    info = alert_info_for(alert, delivery.language)
-    with translation.override(info.language):
-        label = alert.get_category_display()
-        if alert.msg_type != "Alert":
-            label = f"{label} · {alert.get_msg_type_display()}"
-    subject = f"[{label}] {info.headline}"
-    link = f"{settings.SITE_URL}{alert.get_absolute_url()}"
+    """The message one delivery sends.
+
+    ``parts``, a dict kept across the deliveries of one alert, holds what its messages in
+    each language share, so only the resident's signed links are made per message.
+    """
+    texts = parts.get(delivery.language) if parts is not None else None
+    if texts is None:
+        texts = _texts(alert, delivery.language)
+        if parts is not None:
+            parts[delivery.language] = texts
     common: dict[str, Any] = {
         "channel": endpoint.channel,
         "address": endpoint.address,
         "idempotency_key": delivery.idempotency_key,
     }
     if endpoint.channel == "email":
-        manage = manage_url(public_id)
         return OutboundMessage(
-            subject=subject,
-            text=_email_body(alert, info, manage),
+            subject=texts["subject"],
+            text=texts["email_text"] + manage_url(public_id),
             headers=_unsubscribe_headers(unsubscribe_url(public_id)),
             **common,
         )
     if endpoint.channel == "sms":
+        info = texts["info"]
         return OutboundMessage(text=(info.sms_text or info.headline), **common)
     if endpoint.channel == "push":
-        payload = {
-            "title": subject,
-            "body": info.wea_long or info.description[:300],
-            "url": link,
-            "tag": alert.root.identifier,
-        }
-        return OutboundMessage(payload=payload, push_keys=dict(endpoint.keys), **common)
-    payload = {
-        "identifier": alert.identifier,
-        "msgType": alert.msg_type,
-        "references": alert.references.identifier if alert.references else "",
-        "category": alert.category,
-        "language": info.language,
-        "headline": info.headline,
-        "description": info.description,
-        "instruction": info.instruction,
-        "expires": alert.expires.isoformat(),
-        "url": link,
-        "cap": f"{settings.SITE_URL}/alerts/{alert.pk}.cap",
-        "manage": manage_url(public_id),
-    }
+        return OutboundMessage(payload=dict(texts["push"]), push_keys=dict(endpoint.keys), **common)
+    payload = {**texts["webhook"], "manage": manage_url(public_id)}
     return OutboundMessage(payload=payload, secret=str(endpoint.keys.get("secret", "")), **common)
+
+
+def _session() -> requests.Session:
+    """One HTTP session for a batch, kept open across its messages.
+
+    ``requests`` reads proxy, netrc and CA settings from the environment again for every
+    request, a large share of the cost of a post on a fast network. When no proxy is set,
+    the session stops doing that and takes the CA bundle from the environment once.
+    """
+    session = requests.Session()
+    if not urllib.request.getproxies():
+        session.trust_env = False
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if bundle:
+            session.verify = bundle
+    return session
 
 
 class Sender(Protocol):
@@ -136,7 +174,7 @@ def channel_sender(channel: str, *, alert: Alert) -> Iterator[Sender]:
         )
         ttl = max(int((alert.expires - timezone.now()).total_seconds()), 0)
         urgency = "high" if alert.category == "alert" else "normal"
-        with requests.Session() as session:
+        with _session() as session:
 
             def send_push(message: OutboundMessage) -> SendResult:
                 if not private_key:
@@ -171,7 +209,7 @@ def channel_sender(channel: str, *, alert: Alert) -> Iterator[Sender]:
     elif channel == "webhook":
         from watchhouse.notify.channels.webhook import webhook_send
 
-        with requests.Session() as session:
+        with _session() as session:
             yield lambda message: webhook_send(message, session=session)
     else:
         raise ChannelError(f"Unknown channel {channel!r}.")

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import math
 import secrets
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from time import monotonic
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Case, Count, F, Field, Q, Value, When
 from django.utils import timezone
 from shapely.geometry.base import BaseGeometry
 
@@ -45,8 +48,8 @@ from watchhouse.notify.models import (
     SubscriptionStatus,
 )
 from watchhouse.notify.outbound import channel_sender, outbound_message
-from watchhouse.notify.ratelimit import rate_wait
-from watchhouse.notify.resolve import deliveries_insert
+from watchhouse.notify.ratelimit import channel_rate, rate_wait
+from watchhouse.notify.resolve import commit_without_flush_wait, deliveries_insert
 from watchhouse.notify.selectors import chunks, live_endpoints, subscriptions_matching
 
 CATEGORIES = ("alert", "advisory", "community", "traffic")
@@ -419,7 +422,11 @@ def deliveries_create(*, alert_id: int) -> ResolveReport:
         return ResolveReport(0, 0, 0, 0, {})
     shape = areas_union(list(alert.areas.all()))
     now = timezone.now()
+    # Only a transaction of its own may skip waiting for the WAL flush (see the function).
+    outermost = not transaction.get_connection().in_atomic_block
     with transaction.atomic():
+        if outermost:
+            commit_without_flush_wait()
         before = Delivery.objects.filter(alert=alert).count()
         inserted = deliveries_insert(
             shape, alert_id=alert.pk, category=alert.category, at=now, queued_at=now
@@ -450,20 +457,22 @@ def deliveries_create(*, alert_id: int) -> ResolveReport:
             data={"subscriptions": report.subscriptions, "quiet": report.quiet,
                   "created": report.created, "by_channel": report.by_channel},
         )  # fmt: skip
-        batches: list[list[int]] = []
-        for channel in Channel.values:
-            ids = list(
-                Delivery.objects.filter(alert=alert, channel=channel, status=DeliveryStatus.QUEUED)
-                .values_list("pk", flat=True)
-                .order_by("pk")
-            )
-            batches.extend(ids[i : i + SEND_BATCH] for i in range(0, len(ids), SEND_BATCH))
 
         def enqueue() -> None:
+            # Listed after commit, so the transaction that writes the rows is no longer
+            # than it must be; every queued row of the alert is handed on, as on a rerun.
             from watchhouse.notify.tasks import send_deliveries_task
 
-            for batch in batches:
-                send_deliveries_task.enqueue(batch)
+            for channel in Channel.values:
+                ids = list(
+                    Delivery.objects.filter(
+                        alert=alert, channel=channel, status=DeliveryStatus.QUEUED
+                    )
+                    .values_list("pk", flat=True)
+                    .order_by("pk")
+                )
+                for i in range(0, len(ids), SEND_BATCH):
+                    send_deliveries_task.enqueue(ids[i : i + SEND_BATCH])
 
         transaction.on_commit(enqueue)
     return report
@@ -479,110 +488,224 @@ class SendReport:
     retry: dict[int, list[int]] = field(default_factory=dict)
 
 
-def _claim(delivery: Delivery, now: datetime) -> bool:
-    """Take a delivery for this worker; False when someone else has it or it is done."""
-    claimable = Q(status=DeliveryStatus.QUEUED) | Q(
-        status=DeliveryStatus.SENDING, claimed_at__lt=now - _lease()
-    )
-    return bool(
-        Delivery.objects.filter(claimable, pk=delivery.pk, attempts=delivery.attempts).update(
-            status=DeliveryStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1
-        )
+# Deliveries one conditional UPDATE claims at most (fewer when a rate limit makes sending
+# them take longer than a quarter of the worker lease).
+CLAIM_BATCH = 50
+# Results of messages already sent wait at most this long to be written (and never across a
+# wait for the rate limit), so a worker that dies leaves few sent rows unrecorded.
+RECORD_INTERVAL_S = 0.05
+# A claimed delivery: the row, its attempts counting this one, and how its send went.
+Outcome = tuple[Delivery, int, SendResult]
+
+
+def _due(now: datetime) -> Q:
+    """Deliveries that may be claimed now: queued and due, or left sending by a worker whose
+    lease has passed."""
+    return Q(status=DeliveryStatus.QUEUED) & (
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    ) | Q(status=DeliveryStatus.SENDING, claimed_at__lt=now - _lease())
+
+
+def _claim(ids: list[int], token: str, now: datetime) -> dict[int, int]:
+    """Take the claimable deliveries among ``ids`` for this worker; their attempts by id.
+
+    One conditional UPDATE marks them sending with this run's claim token (held in
+    ``provider_id`` until the result replaces it) and a plain SELECT reads back which rows
+    carry the token: portable, without RETURNING, and a row another worker took in between
+    carries that worker's token, so it is never sent twice.
+    """
+    if not ids:
+        return {}
+    Delivery.objects.filter(_due(now), pk__in=ids).update(
+        status=DeliveryStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1,
+        provider_id=token,
+    )  # fmt: skip
+    return dict(
+        Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.SENDING, provider_id=token)
+        .order_by()
+        .values_list("pk", "attempts")
     )
 
 
-def _record(delivery: Delivery, result: SendResult, report: SendReport) -> None:
-    mine = Delivery.objects.filter(
-        pk=delivery.pk, status=DeliveryStatus.SENDING, attempts=delivery.attempts + 1
-    )
+def _release(claimed: dict[int, int], token: str) -> None:
+    """Hand back claimed deliveries that were not sent: queued again, as they were."""
+    if claimed:
+        Delivery.objects.filter(
+            pk__in=list(claimed), status=DeliveryStatus.SENDING, provider_id=token
+        ).update(
+            status=DeliveryStatus.QUEUED, attempts=F("attempts") - 1, provider_id="",
+            claimed_at=None,
+        )  # fmt: skip
+        claimed.clear()
+
+
+def _per_row(field_name: str, values: dict[int, object]) -> object:
+    """The new value of one column for each row, as one expression (a CASE on the id when
+    the rows differ)."""
+    output = Delivery._meta.get_field(field_name)
+    assert isinstance(output, Field)  # noqa: S101 - a plain column, for the type checker
+    distinct = set(values.values())
+    if len(distinct) == 1:
+        return Value(distinct.pop(), output_field=output)
+    whens = [When(pk=pk, then=Value(value, output_field=output)) for pk, value in values.items()]
+    return Case(*whens, output_field=output)
+
+
+def _record(outcomes: list[Outcome], token: str, report: SendReport) -> None:
+    """Write the results of sent messages with one UPDATE, only on rows this run still holds
+    (a row whose lease passed and that another worker took keeps that worker's result)."""
+    if not outcomes:
+        return
     now = timezone.now()
-    if result.ok:
-        mine.update(
-            status=DeliveryStatus.SENT, sent_at=now, provider_id=result.provider_id[:200],
-            error="", next_attempt_at=None,
-        )  # fmt: skip
-        report.sent += 1
-        return
-    attempts = delivery.attempts + 1
-    if result.retryable and attempts < _max_attempts():
-        delay = result.retry_after or retry_delay_seconds(attempts)
-        mine.update(
-            status=DeliveryStatus.QUEUED, error=result.error[:500],
-            next_attempt_at=now + timedelta(seconds=delay),
-        )  # fmt: skip
-        report.retry.setdefault(delay, []).append(delivery.pk)
-        return
-    mine.update(status=DeliveryStatus.FAILED, error=result.error[:500], next_attempt_at=None)
-    report.failed += 1
-    if result.gone:
-        Endpoint.objects.filter(pk=delivery.endpoint_id, disabled_at__isnull=True).update(
-            disabled_at=now, disabled_reason=f"gone: {result.error}"[:200]
+    columns: dict[str, dict[int, object]] = {
+        name: {} for name in ("status", "sent_at", "provider_id", "error", "next_attempt_at")
+    }
+    gone: list[tuple[int, str]] = []
+    for delivery, attempts, result in outcomes:
+        pk = delivery.pk
+        if result.ok:
+            row: tuple[object, ...] = (DeliveryStatus.SENT, now, result.provider_id[:200], "", None)
+            report.sent += 1
+        elif result.retryable and attempts < _max_attempts():
+            delay = result.retry_after or retry_delay_seconds(attempts)
+            row = (DeliveryStatus.QUEUED, None, "", result.error[:500],
+                   now + timedelta(seconds=delay))  # fmt: skip
+            report.retry.setdefault(delay, []).append(pk)
+        else:
+            row = (DeliveryStatus.FAILED, None, "", result.error[:500], None)
+            report.failed += 1
+            if result.gone:
+                gone.append((delivery.endpoint_id, result.error))
+        for name, value in zip(columns, row, strict=True):
+            columns[name][pk] = value
+    Delivery.objects.filter(
+        pk__in=[d.pk for d, _, _ in outcomes], status=DeliveryStatus.SENDING, provider_id=token
+    ).update(**{name: _per_row(name, values) for name, values in columns.items()})
+    for endpoint_id, error in gone:
+        Endpoint.objects.filter(pk=endpoint_id, disabled_at__isnull=True).update(
+            disabled_at=now, disabled_reason=f"gone: {error}"[:200]
         )
+    outcomes.clear()
+
+
+def _claim_size(channel: str) -> int:
+    rate = channel_rate(channel)
+    if rate <= 0:
+        return CLAIM_BATCH
+    return max(1, min(CLAIM_BATCH, int(rate * _lease().total_seconds() / 4)))
+
+
+def _skip_disabled(deliveries: list[Delivery], report: SendReport) -> list[Delivery]:
+    """Mark deliveries to disabled endpoints or unsubscribed residents skipped; the rest."""
+    live = []
+    for delivery in deliveries:
+        if delivery.endpoint.disabled_at is None and (
+            delivery.subscription.status != SubscriptionStatus.UNSUBSCRIBED
+        ):
+            live.append(delivery)
+            continue
+        Delivery.objects.filter(
+            pk=delivery.pk, status=delivery.status, attempts=delivery.attempts
+        ).update(status=DeliveryStatus.SKIPPED, error="endpoint disabled")
+        report.skipped += 1
+    return live
+
+
+def _send_group(
+    channel: str, alert: Alert, deliveries: list[Delivery], token: str, report: SendReport
+) -> None:
+    """Send one alert's deliveries on one channel: claimed a few dozen at a time, results
+    written in bulk."""
+    size = _claim_size(channel)
+    limited = channel_rate(channel) > 0
+    # A claim is used up well within the lease, so no other worker can take it over while
+    # this one still sends from it.
+    hold_s = _lease().total_seconds() / 2
+    parts: dict[str, Any] = {}
+    with channel_sender(channel, alert=alert) as send:
+        outcomes: list[Outcome] = []
+        claimed: dict[int, int] = {}
+        start = 0
+        try:
+            while start < len(deliveries):
+                chunk = deliveries[start : start + size]
+                # The results of the last chunk and the claim of the next: one commit.
+                with transaction.atomic():
+                    _record(outcomes, token, report)
+                    claimed = _claim([d.pk for d in chunk], token, timezone.now())
+                claimed_at = written_at = monotonic()
+                done = 0
+                for delivery in chunk:
+                    if done and monotonic() - claimed_at > hold_s:
+                        break
+                    done += 1
+                    attempts = claimed.pop(delivery.pk, None)
+                    if attempts is None:
+                        continue
+                    # Written before any wait for the rate limit, and at least every
+                    # RECORD_INTERVAL_S: a dead worker leaves few sent rows unrecorded (they
+                    # go again, under the same idempotency key, after the lease).
+                    if outcomes and (limited or monotonic() - written_at >= RECORD_INTERVAL_S):
+                        _record(outcomes, token, report)
+                        written_at = monotonic()
+                    rate_wait(channel)
+                    message = outbound_message(
+                        delivery, delivery.endpoint, alert, delivery.subscription.public_id,
+                        parts=parts,
+                    )  # fmt: skip
+                    try:
+                        result = send(message)
+                    except ChannelError as exc:
+                        result = SendResult(ok=False, error=f"Channel not usable: {exc}")
+                    outcomes.append((delivery, attempts, result))
+                # Rows claimed but not reached in time go back, and are claimed afresh.
+                _release(claimed, token)
+                start += done
+        finally:
+            _record(outcomes, token, report)
+            _release(claimed, token)
 
 
 def deliveries_send(*, delivery_ids: list[int]) -> SendReport:
     """Send the given deliveries that are due, each at most once.
 
-    Each row is claimed (queued → sending) by a conditional update before its message goes
-    out and marked sent right after, so a second run, or a second worker, never sends a row
-    that is sent or being sent. A row left "sending" by a worker that died is taken again
-    once the worker lease has passed; it carries the same idempotency key (Message-ID, push
-    Topic, Idempotency-Key header) so receivers can recognise the repeat.
+    Rows are claimed (queued → sending) a few dozen at a time by one conditional update that
+    stamps them with this run's claim token before any of their messages goes out, and the
+    results are written back in bulk, only on rows that still carry the token, so a second
+    run, or a second worker, never sends a row that is sent or being sent. Results are
+    written at least every RECORD_INTERVAL_S and before any wait for a rate limit. A row left
+    "sending" by a worker that died is taken again once the worker lease has passed; it
+    carries the same idempotency key (Message-ID, push Topic, Idempotency-Key header) so
+    receivers can recognise the repeat.
     """
     report = SendReport()
     now = timezone.now()
     due = (
-        Delivery.objects.filter(pk__in=delivery_ids)
-        .filter(
-            Q(status=DeliveryStatus.QUEUED)
-            & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-            | Q(status=DeliveryStatus.SENDING, claimed_at__lt=now - _lease())
-        )
+        Delivery.objects.filter(_due(now), pk__in=delivery_ids)
         .select_related("endpoint", "subscription")
         .order_by("alert_id", "channel", "pk")
     )
     groups: dict[tuple[int, str], list[Delivery]] = defaultdict(list)
     for delivery in due:
         groups[(delivery.alert_id, delivery.channel)].append(delivery)
+    token = f"claim:{uuid.uuid4().hex}"
     for (alert_id, channel), deliveries in groups.items():
         alert = (
             Alert.objects.select_related("references").prefetch_related("infos").get(pk=alert_id)
         )
-        with channel_sender(channel, alert=alert) as send:
-            # The result of the message just sent is recorded in the same transaction that
-            # claims the next one: one commit per message, and still nothing is sent that
-            # is not claimed first, nor left claimed longer than one send.
-            just_sent: tuple[Delivery, SendResult] | None = None
-            try:
-                for delivery in deliveries:
-                    endpoint = delivery.endpoint
-                    if endpoint.disabled_at is not None or (
-                        delivery.subscription.status == SubscriptionStatus.UNSUBSCRIBED
-                    ):
-                        Delivery.objects.filter(
-                            pk=delivery.pk, status=delivery.status, attempts=delivery.attempts
-                        ).update(status=DeliveryStatus.SKIPPED, error="endpoint disabled")
-                        report.skipped += 1
-                        continue
-                    with transaction.atomic():
-                        if just_sent is not None:
-                            _record(*just_sent, report)
-                            just_sent = None
-                        claimed = _claim(delivery, timezone.now())
-                    if not claimed:
-                        continue
-                    rate_wait(channel)
-                    message = outbound_message(
-                        delivery, endpoint, alert, delivery.subscription.public_id
-                    )
-                    try:
-                        result = send(message)
-                    except ChannelError as exc:
-                        result = SendResult(ok=False, error=f"Channel not usable: {exc}")
-                    just_sent = (delivery, result)
-            finally:
-                if just_sent is not None:
-                    _record(*just_sent, report)
+        _send_group(channel, alert, _skip_disabled(deliveries, report), token, report)
+    # Rows another worker holds were not due here. If that worker died, its lease runs out
+    # after this run ends and nothing would hand them on: look again once it has.
+    held = list(
+        Delivery.objects.filter(
+            pk__in=delivery_ids, status=DeliveryStatus.SENDING,
+            claimed_at__gte=timezone.now() - _lease(),
+        )
+        .exclude(provider_id=token)
+        .values_list("pk", flat=True)
+    )  # fmt: skip
+    if held:
+        report.retry.setdefault(int(_lease().total_seconds()) + 1, []).extend(held)
 
     def enqueue_retries() -> None:
         from watchhouse.notify.tasks import send_deliveries_task
