@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -62,10 +63,14 @@ class Command(BaseCommand):
             "warning",
             "watchhouse.config.wsgi:application",
         ]
-        procs = {"web": subprocess.Popen(web, env=env)}  # noqa: S603 - fixed argument list
+        # Each child leads a process group of its own, so a Ctrl-C reaches it once, from here,
+        # and a stop can take its whole group (granian's worker processes too).
+        procs = {
+            "web": subprocess.Popen(web, env=env, start_new_session=True)  # noqa: S603
+        }
         if not no_worker:
             procs["worker"] = subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "watchhouse", "worker"], env=env
+                [sys.executable, "-m", "watchhouse", "worker"], env=env, start_new_session=True
             )
         self.stdout.write(f"Watchhouse is serving on http://{host}:{port}/  (Ctrl-C stops it)")
         stopping = False
@@ -84,14 +89,23 @@ class Command(BaseCommand):
                     stopping, exit_code = True, 1
             time.sleep(0.2)
         for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+            _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + 20
         for proc in procs.values():
             try:
                 proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
-                proc.kill()
+                self.stderr.write(
+                    f"A process did not stop within 20 s; killing it (pid {proc.pid})."
+                )
+            # Whatever is left of the group (a granian worker whose parent died) goes too.
+            _signal_group(proc, signal.SIGKILL)
         self.stdout.write("Watchhouse stopped.")
         if exit_code:
             sys.exit(exit_code)
+
+
+def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
+    """Send ``signum`` to every process of ``proc``'s group, if any is left."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signum)
