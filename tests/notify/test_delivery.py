@@ -7,8 +7,10 @@ import base64
 import json
 import os
 import re
+import time
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import http_ece
 import pytest
@@ -139,6 +141,32 @@ def test_sending_twice_or_after_a_dead_worker_sends_each_message_once(smtp, make
     assert deliveries_send(delivery_ids=ids).sent == 0
     assert sorted(m["To"] for m in smtp.messages) == [f"r{n}@example.org" for n in range(3)]
     assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_a_row_whose_lease_runs_out_during_the_run_is_looked_at_again(
+    smtp, make_staff, monkeypatch
+):
+    """A row another worker held when the run began, whose lease ends while the run sends
+    the rest, is not lost: the run asks for another look after the lease."""
+    from watchhouse.notify import services
+
+    for n in range(2):
+        subscribe(HERE, email=f"r{n}@example.org")
+    deliveries_create(alert_id=_issue(make_staff).pk)
+    ids = list(Delivery.objects.order_by("pk").values_list("pk", flat=True))
+    almost_over = timezone.now() - services._lease() + timedelta(milliseconds=300)
+    Delivery.objects.filter(pk=ids[0]).update(status="sending", claimed_at=almost_over,
+                                              attempts=1)  # fmt: skip
+    real = services._send_group
+
+    def slow(*args: Any, **kwargs: Any) -> None:
+        time.sleep(0.5)
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_send_group", slow)
+    report = deliveries_send(delivery_ids=ids)
+    assert report.sent == 1
+    assert list(report.retry.values()) == [[ids[0]]]
 
 
 def test_temporary_failures_retry_with_backoff_and_permanent_ones_fail(smtp, make_staff):

@@ -16,7 +16,13 @@ from tests.alerts.conftest import fields, info, point, subscribe, town_create
 from watchhouse.alerts.services import alert_approve, alert_create, alert_issue, alert_submit
 from watchhouse.alerts.validation import AreaSpec, areas_union
 from watchhouse.notify import resolve
-from watchhouse.notify.models import Delivery, Endpoint, Subscription, SubscriptionPlace
+from watchhouse.notify.models import (
+    Delivery,
+    Endpoint,
+    Subscription,
+    SubscriptionPlace,
+    address_key,
+)
 from watchhouse.notify.selectors import subscriptions_matching
 from watchhouse.notify.services import PlaceSpec, _place_build, deliveries_create
 
@@ -48,7 +54,7 @@ def issue(make_staff: Any) -> Any:
 def _rows(alert_id: int) -> set[tuple[int, int, str, str, str]]:
     return set(
         Delivery.objects.filter(alert_id=alert_id).values_list(
-            "endpoint_id", "subscription_id", "channel", "language", "idempotency_key"
+            "endpoint_id", "subscription_id", "channel", "language", "status"
         )
     )
 
@@ -85,15 +91,17 @@ def _random_subscriptions(tmp_path: Any, n: int = 1500) -> None:
         places.append(place)
     SubscriptionPlace.objects.bulk_create(places)
     now = timezone.now()
+    # Every tenth person subscribed twice with the same address in other case.
+    addresses = [
+        f"{'P' if i % 20 == 10 else 'p'}erson{i - i % 20 if i % 20 == 10 else i}@example.org"
+        for i in range(len(subs))
+    ]
     Endpoint.objects.bulk_create(
         Endpoint(
-            subscription=sub, channel="email",
-            # Every tenth person subscribed twice with the same address in other case.
-            address=f"{'P' if i % 20 == 10 else 'p'}erson{i - i % 20 if i % 20 == 10 else i}"
-            "@example.org",
-            confirmed_at=now if i % 11 else None,
+            subscription=sub, channel="email", address=address,
+            address_key=address_key("email", address), confirmed_at=now if i % 11 else None,
         )
-        for i, sub in enumerate(subs)
+        for i, (sub, address) in enumerate(zip(subs, addresses, strict=True))
     )  # fmt: skip
 
 
@@ -232,32 +240,65 @@ def test_only_postgresql_is_told_not_to_wait_for_the_flush():
         assert resolve.commit_without_flush_wait() is (connection.vendor == "postgresql")
 
 
-def test_sqlite_page_cache_is_enlarged_for_the_resolve_only(issue):
-    """SQLite writes the deliveries with a large page cache and gives the connection its
-    own back."""
-    if connection.vendor != "sqlite":
-        # Other databases are sent no SQLite pragma.
-        sent = _statements_sent_while_resolving(issue)
-        assert not [sql for sql in sent if "PRAGMA" in sql.upper()]
-        return
+def test_working_memory_is_enlarged_for_the_resolve_only(issue):
+    """The deliveries are written with a large SQLite page cache or PostgreSQL work_mem, and
+    the connection gets its own setting back."""
+    if connection.vendor == "sqlite":
+        query, big = "PRAGMA cache_size", str(-resolve.RESOLVE_CACHE_KIB)
+    else:
+        query, big = "SHOW work_mem", f"{resolve.RESOLVE_CACHE_KIB // 1024}MB"
 
-    def cache_size() -> int:
+    def setting() -> str:
         with connection.cursor() as cursor:
-            cursor.execute("PRAGMA cache_size")
-            return int(cursor.fetchone()[0])
+            cursor.execute(query)
+            return str(cursor.fetchone()[0])
 
-    seen: list[int] = []
+    seen: list[str] = []
 
     def watch(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        if sql.startswith("INSERT OR IGNORE INTO"):
-            seen.append(cache_size())
+        if sql.startswith("INSERT") and '"notify_delivery"' in sql:
+            seen.append(setting())
         return execute(sql, params, many, context)
 
     subscribe(point(39.952, -89.350), email="a@example.org")
     alert = issue()
-    before = cache_size()
-    with connection.execute_wrapper(watch):
+    before = setting()
+    with transaction.atomic(), connection.execute_wrapper(watch):
         deliveries_create(alert_id=alert.pk)
-    assert seen == [-resolve.RESOLVE_CACHE_KIB]
-    assert cache_size() == before != -resolve.RESOLVE_CACHE_KIB
+        after = setting()
+    assert seen == [big]
+    assert after == before != big
+    assert Delivery.objects.filter(alert=alert).count() == 1
+
+
+def test_a_resolver_that_finds_rows_written_meanwhile_skips_them(issue, monkeypatch):
+    """Another resolver of the same alert wrote rows after this one looked: the plain
+    INSERT stops at the unique constraint, and the rerun writes only the missing rows."""
+    for n in range(4):
+        subscribe(point(39.952, -89.350 + n * 1e-4), email=f"r{n}@example.org")
+    alert = issue()
+    deliveries_create(alert_id=alert.pk)
+    written = _rows(alert.pk)
+    Delivery.objects.filter(pk__in=Delivery.objects.filter(alert=alert).values("pk")[:2]).delete()
+    monkeypatch.setattr(resolve, "_no_deliveries_yet", lambda alert_id: True)
+    report = deliveries_create(alert_id=alert.pk)
+    assert report.created == 2
+    assert _rows(alert.pk) == written
+
+
+def test_deliveries_go_with_their_endpoint_and_hold_their_alert(issue):
+    """The delivery table's references are kept by Django: a deleted endpoint or
+    subscription takes its deliveries along, and an alert that has any cannot be deleted."""
+    from django.db.models import ProtectedError
+
+    for n in range(3):
+        subscribe(point(39.952, -89.350 + n * 1e-4), email=f"d{n}@example.org")
+    alert = issue()
+    deliveries_create(alert_id=alert.pk)
+    first, second, third = Delivery.objects.filter(alert=alert).order_by("pk")
+    Endpoint.objects.filter(pk=first.endpoint_id).delete()
+    Subscription.objects.filter(pk=second.subscription_id).delete()
+    assert list(Delivery.objects.filter(alert=alert)) == [third]
+    with pytest.raises(ProtectedError):
+        alert.delete()
     assert Delivery.objects.filter(alert=alert).count() == 1

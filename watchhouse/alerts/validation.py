@@ -19,6 +19,7 @@ from watchhouse.core.errors import InvalidInputError
 from watchhouse.geo.distance import circle_polygon
 from watchhouse.geo.models import Area
 from watchhouse.geo.points import InvalidPointError, point_check
+from watchhouse.geo.selectors import jurisdiction_extent
 from watchhouse.notify.channels.sms import sms_count
 
 # Largest circle an alert may use, in metres (a county, not a state).
@@ -207,6 +208,24 @@ def area_build(spec: AreaSpec) -> AlertArea:
     area.geometry = shapely.to_wkb(geometry, output_dimension=2, byte_order=1)
     area.min_lat, area.min_lon, area.max_lat, area.max_lon = min_lat, min_lon, max_lat, max_lon
     return area
+
+
+def alert_geometry(specs: list[AreaSpec]) -> BaseGeometry:
+    """All of ``specs`` as one geometry (longitude/latitude).
+
+    Raises InvalidInputError saying what is wrong when there is no area, when one of them is
+    wrong, or when together they lie wholly outside the jurisdiction (an area reaching past
+    its edge is fine: danger does not stop at the city limit).
+    """
+    if not specs:
+        raise InvalidInputError("Choose an area, or draw a polygon or a circle, first.")
+    union = shapely.union_all([area_build(spec).shapely_geometry for spec in specs])
+    extent = jurisdiction_extent()
+    if extent is not None and not union.intersects(extent):
+        raise InvalidInputError(
+            "The area lies wholly outside the jurisdiction; draw it where the agency serves."
+        )
+    return union
 
 
 def areas_union(areas: list[AlertArea]) -> BaseGeometry:

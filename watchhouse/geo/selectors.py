@@ -10,6 +10,7 @@ from typing import Any
 
 import shapely
 from django.db.models import Count, Max, QuerySet
+from shapely.geometry.base import BaseGeometry
 
 from watchhouse.geo.index import AreaIndex
 from watchhouse.geo.models import Area, AreaCell, AreaKind, Jurisdiction
@@ -40,6 +41,21 @@ def area_list(
     if jurisdiction is not None:
         areas = areas.filter(jurisdiction=jurisdiction)
     return areas.order_by("jurisdiction__name", "kind", "name")
+
+
+def area_shape_list() -> QuerySet[Area]:
+    """Every area with its geometry and no other detail, by kind and name, for drawing maps."""
+    return Area.objects.only("id", "jurisdiction_id", "kind", "name", "geometry").order_by(
+        "kind", "name"
+    )
+
+
+def jurisdiction_extent() -> BaseGeometry | None:
+    """Where the agency serves: the union of every jurisdiction's boundary (None when no
+    areas have been imported yet)."""
+    boundaries = Jurisdiction.objects.values_list("boundary", flat=True)
+    shapes = [shapely.from_wkb(bytes(wkb)) for wkb in boundaries if wkb is not None]
+    return shapely.union_all(shapes) if shapes else None
 
 
 def area_get(*, kind: str, slug: str) -> Area:

@@ -23,16 +23,12 @@ class MapShape:
     label: str
 
 
-@dataclass(frozen=True)
-class SvgMap:
-    """Paths in a ``viewBox``; north is up and a kilometre is as long east-west as north-south."""
+class Projection:
+    """Maps longitude/latitude into the canvas (equirectangular, scaled at the middle latitude).
 
-    view_box: str
-    shapes: list[MapShape]
-
-
-class _Frame:
-    """Maps longitude/latitude into the canvas (equirectangular, scaled at the middle latitude)."""
+    ``x = (lon - min_lon) * squash * scale`` and ``y = (max_lat - lat) * scale``, so a script
+    given these four numbers turns a point of the drawing back into longitude/latitude.
+    """
 
     def __init__(self, bounds: tuple[float, float, float, float], pad: float) -> None:
         min_lon, min_lat, max_lon, max_lat = bounds
@@ -50,6 +46,14 @@ class _Frame:
         self.width = round(width * self.scale, 1)
         self.height = round(height * self.scale, 1)
 
+    def xy(self, lon: float, lat: float) -> tuple[float, float]:
+        """The canvas position of a point."""
+        return (lon - self.min_lon) * self.squash * self.scale, (self.max_lat - lat) * self.scale
+
+    def lonlat(self, x: float, y: float) -> tuple[float, float]:
+        """The longitude and latitude of a canvas position (the inverse of :meth:`xy`)."""
+        return self.min_lon + x / (self.squash * self.scale), self.max_lat - y / self.scale
+
     def path(self, geometry: BaseGeometry) -> str:
         """SVG path data of a polygonal geometry, simplified to half a canvas unit."""
         simple = shapely.simplify(geometry, 0.5 / self.scale, preserve_topology=True)
@@ -63,6 +67,18 @@ class _Frame:
             points = " ".join(f"{a:.1f},{b:.1f}" for a, b in np.column_stack([x, y]))
             parts.append(f"M{points}Z")
         return "".join(parts)
+
+
+@dataclass(frozen=True)
+class SvgMap:
+    """Paths in a ``viewBox``; north is up and a kilometre is as long east-west as north-south.
+
+    ``projection`` is None only for an empty map.
+    """
+
+    view_box: str
+    shapes: list[MapShape]
+    projection: Projection | None = None
 
 
 def svg_map(
@@ -81,11 +97,11 @@ def svg_map(
     if bounds is None:
         min_lon, min_lat, max_lon, max_lat = shapely.total_bounds([g for g, _, _ in items])
         bounds = (float(min_lon), float(min_lat), float(max_lon), float(max_lat))
-    frame = _Frame(bounds, pad)
+    frame = Projection(bounds, pad)
     box = shapely.box(*bounds)
     shapes = [
         MapShape(d=frame.path(geometry), css_class=css_class, label=label)
         for geometry, css_class, label in items
         if geometry.intersects(box)
     ]
-    return SvgMap(view_box=f"0 0 {frame.width} {frame.height}", shapes=shapes)
+    return SvgMap(view_box=f"0 0 {frame.width} {frame.height}", shapes=shapes, projection=frame)

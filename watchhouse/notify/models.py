@@ -6,12 +6,15 @@ them, so they stay out of logs and error reports.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from typing import Any
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from watchhouse.geo.models import Area, LocatedModel
+from watchhouse.geo.points import CELL_ID_LENGTH
 
 # A resident may follow this many places in one subscription.
 MAX_PLACES = 5
@@ -74,6 +77,8 @@ class SubscriptionPlace(LocatedModel):
         Area, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     label = models.CharField(max_length=200, blank=True)
+    # Indexed by ``notify_place_cell_radius``, which starts with it.
+    h3 = models.CharField(max_length=CELL_ID_LENGTH, blank=True, editable=False)
     min_lat = models.FloatField(null=True, blank=True)
     min_lon = models.FloatField(null=True, blank=True)
     max_lat = models.FloatField(null=True, blank=True)
@@ -84,6 +89,11 @@ class SubscriptionPlace(LocatedModel):
         indexes = [
             models.Index(fields=["kind", "min_lat", "max_lat"], name="notify_place_kind_lat"),
             models.Index(fields=["area"], name="notify_place_area"),
+            # Resolution reads places by cell and a range of radii, and wants only the
+            # subscription: the database answers from this index alone.
+            models.Index(
+                fields=["h3", "radius_m", "subscription"], name="notify_place_cell_radius"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -97,8 +107,25 @@ class Channel(models.TextChoices):
     WEBHOOK = "webhook", _("Webhook")
 
 
+def address_key(channel: str, address: str) -> int:
+    """A signed 64-bit number for a channel and address, e-mail compared without case: the
+    same for the same address, and for two others almost never (a hash).
+
+    Resolution groups endpoints by it before it compares the addresses themselves, so that
+    sorting a few hundred thousand endpoints by address compares numbers, not strings.
+    """
+    normal = address.lower() if channel == Channel.EMAIL else address
+    digest = hashlib.blake2b(f"{channel}\0{normal}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 class Endpoint(models.Model):
-    """Where a subscription's messages go on one channel (address is personal data)."""
+    """Where a subscription's messages go on one channel (address is personal data).
+
+    ``address_key`` is :func:`address_key` of the channel and address, set by :meth:`save`;
+    code that writes endpoints in bulk sets it itself (the column has no default, so a row
+    without it is refused).
+    """
 
     subscription = models.ForeignKey(
         Subscription, on_delete=models.CASCADE, related_name="endpoints"
@@ -110,6 +137,7 @@ class Endpoint(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
     disabled_reason = models.CharField(max_length=200, blank=True)
+    address_key = models.BigIntegerField(editable=False)
 
     class Meta:
         ordering = ["subscription", "id"]
@@ -117,6 +145,13 @@ class Endpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} endpoint {self.pk}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.address_key = address_key(self.channel, self.address)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"channel", "address"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "address_key"}
+        super().save(*args, **kwargs)
 
     @property
     def is_live(self) -> bool:
@@ -134,19 +169,34 @@ class DeliveryStatus(models.TextChoices):
 class Delivery(models.Model):
     """One message of one alert to one endpoint; written before anything is sent.
 
-    ``idempotency_key`` is unique, so resolving an alert twice never makes a second row, and a
-    row moves queued → sending → sent by conditional updates, so no row is sent twice.
+    There is one row per (endpoint, alert), so resolving an alert twice never makes a second
+    row, and a row moves queued → sending → sent by conditional updates, so no row is sent
+    twice.
+
+    An alert writes hundreds of thousands of these rows at once, and each index or foreign-key
+    constraint costs one more lookup per row (on PostgreSQL a constraint check per row at
+    commit takes longer than writing the row). So there are only two indexes besides the key,
+    (endpoint, alert), which is also the endpoint's, and (alert, channel, status), which is
+    also the alert's, and the references are kept by Django rather than by database
+    constraints: rows are only written by resolution, from the alert and the live endpoints
+    it has just read in the same transaction, and never deleted but with their endpoint
+    (CASCADE) or alert (PROTECT refuses while it has any).
     """
 
-    # No index of its own: the (alert, channel, status) index below starts with it, and every
-    # index costs one more write per row when an alert's deliveries are inserted in bulk.
     alert = models.ForeignKey(
-        "alerts.Alert", on_delete=models.PROTECT, related_name="deliveries", db_index=False
-    )
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
+        "alerts.Alert", on_delete=models.PROTECT, related_name="deliveries", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
+    endpoint = models.ForeignKey(
+        Endpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
+    # The endpoint's subscription, kept so sends and reports need no join; it goes with the
+    # endpoint (CASCADE above), which belongs to this subscription.
     subscription = models.ForeignKey(
-        Subscription, on_delete=models.CASCADE, related_name="deliveries"
-    )
+        Subscription, on_delete=models.DO_NOTHING, related_name="deliveries", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     channel = models.CharField(max_length=10, choices=Channel.choices)
     language = models.CharField(max_length=10, default="en")
     status = models.CharField(
@@ -154,7 +204,6 @@ class Delivery(models.Model):
     )
     attempts = models.PositiveIntegerField(default=0)
     provider_id = models.CharField(max_length=200, blank=True)
-    idempotency_key = models.CharField(max_length=100, unique=True)
     queued_at = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -167,6 +216,14 @@ class Delivery(models.Model):
         indexes = [
             models.Index(fields=["alert", "channel", "status"], name="notify_delivery_state"),
         ]
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "alert"], name="notify_delivery_once")
+        ]
 
     def __str__(self) -> str:
         return f"delivery {self.idempotency_key} ({self.status})"
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable per (alert, endpoint): providers use it to drop a message sent twice."""
+        return f"{self.alert_id}:{self.endpoint_id}"

@@ -2,18 +2,20 @@
 
 Point places whose H3 cell is wholly inside the alert area (an interior
 :class:`~watchhouse.alerts.models.AlertCell`) match by a join, with no exact test and without
-leaving the database. Only the other candidates — points in cells the boundary crosses, and
-points outside whose radius may reach the area — come to Python for the exact, vectorised
-test (:func:`~watchhouse.notify.selectors.points_reached`); their ids go back as one JSON
-parameter. The matching subscriptions (status, category, quiet hours applied) are gathered
-once into a temporary table, counted, and joined to their live endpoints by one statement
-that keeps one message per channel and address (the endpoint with the lowest id, by a
-window function) and skips rows that exist already (the idempotency key is unique), with
-``INSERT OR IGNORE`` or ``ON CONFLICT DO NOTHING`` as Django's backend says.
+leaving the database. The cells around the area come with bounds on how far their points are
+from it (:func:`~watchhouse.notify.selectors.reach_ring`), passed as one JSON parameter: a
+circle whose radius clears its cell's farthest distance matches by a join too, one short of
+its nearest distance never matches, and only the radii in between come to Python for the
+exact, vectorised test (:func:`~watchhouse.notify.selectors.points_reached`); their ids go
+back as one JSON parameter. The matching subscriptions (status, category, quiet hours
+applied) are gathered once into a temporary table, counted, and joined to their live
+endpoints by one statement that keeps one message per channel and address (the endpoint with
+the lowest id, by a window function) and skips rows that exist already (one row per endpoint
+and alert), with ``INSERT OR IGNORE`` or ``ON CONFLICT DO NOTHING`` as Django's backend says.
 
-The SQL is standard except for reading the JSON list of ids, which is behind
-:func:`_id_list_sql`; a database without it gets ``None`` from :func:`deliveries_insert` and
-the caller takes the portable path through Python.
+The SQL is standard except for reading JSON parameters, which is behind :func:`_id_list_sql`
+and :func:`_ring_sql`; a database without them gets ``None`` from :func:`deliveries_insert`
+and the caller takes the portable path through Python.
 """
 
 from __future__ import annotations
@@ -26,8 +28,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from django.db import connection
-from django.db.models import Subquery
+from django.db import IntegrityError, connection, transaction
 from django.db.models.constants import OnConflict
 from django.utils import timezone
 from shapely.geometry.base import BaseGeometry
@@ -42,11 +43,11 @@ from watchhouse.notify.models import (
     SubscriptionPlace,
     SubscriptionStatus,
 )
-from watchhouse.notify.selectors import areas_touching, candidate_bounds, points_reached
+from watchhouse.notify.selectors import areas_touching, points_reached, reach_ring
 
 # Databases whose JSON table function :func:`_id_list_sql` knows.
 SUPPORTED_VENDORS = frozenset({"sqlite", "postgresql"})
-# SQLite page cache while resolving, in KiB (allocated only as pages are used).
+# SQLite page cache or PostgreSQL work_mem while resolving, in KiB (used only as needed).
 RESOLVE_CACHE_KIB = 256 * 1024
 # Categories with a ``want_<category>`` column on Subscription.
 _CATEGORIES = frozenset({"alert", "advisory", "community", "traffic"})
@@ -71,7 +72,7 @@ def commit_without_flush_wait() -> bool:
     synchronously afterwards: that later commit flushes the WAL up to and including this
     transaction, so once the task is recorded as done its deliveries are durable too, and a
     crash before that flush loses at most rows of a task that is not finished and runs
-    again (the unique idempotency keys make the rerun write each row once). The send tasks
+    again (one row per endpoint and alert: the rerun writes each row once). The send tasks
     are handed over after this commit, and they only read rows that are there. Never call
     it inside a caller's transaction: that commit is the caller's to make.
     """
@@ -83,16 +84,20 @@ def commit_without_flush_wait() -> bool:
 
 
 @contextmanager
-def _page_cache(cursor: Any) -> Iterator[None]:
-    """On SQLite, a page cache large enough for the statements of one resolve.
+def _working_memory(cursor: Any) -> Iterator[None]:
+    """Room in memory for the statements of one resolve, given back afterwards.
 
-    The default cache (2 MiB) is far smaller than the delivery table's indexes, so writing
-    a few hundred thousand rows spills and re-reads pages; with room for them the insert
-    takes a fraction of the time. The connection's own size comes back afterwards, which
-    gives the memory back.
+    On SQLite, a page cache large enough for them: the default (2 MiB) is far smaller than
+    the delivery table's indexes, so writing a few hundred thousand rows spills and re-reads
+    pages. On PostgreSQL, ``work_mem`` for the sorts and hashes of a few hundred thousand
+    rows, which the default (4 MB) sends to disk in batches.
     """
-    if connection.vendor != "sqlite":
-        yield
+    if connection.vendor == "postgresql":
+        cursor.execute(f"SET LOCAL work_mem = '{int(RESOLVE_CACHE_KIB)}kB'")
+        try:
+            yield
+        finally:
+            cursor.execute("SET LOCAL work_mem TO DEFAULT")
         return
     cursor.execute("PRAGMA cache_size")
     (before,) = cursor.fetchone()
@@ -110,30 +115,47 @@ def _id_list_sql() -> str:
     return "SELECT CAST(value AS INTEGER) AS sid FROM json_each(%s)"
 
 
-def _exact_subscription_ids(shape: BaseGeometry, *, alert_id: int) -> list[int]:
-    """Subscriptions with a point place outside the interior cells that the area reaches
-    (status and categories are checked by the statement that takes these ids)."""
-    min_lon, min_lat, max_lon, max_lat = candidate_bounds(shape)
-    interior = AlertCell.objects.filter(alert_id=alert_id, interior=True).order_by().values("cell")
-    query = (
-        SubscriptionPlace.objects.filter(
-            kind=PlaceKind.POINT, min_lat__lte=max_lat, max_lat__gte=min_lat,
-            min_lon__lte=max_lon, max_lon__gte=min_lon,
+def _ring_table_sql(table: str) -> str:
+    """Creating temporary ``table (cell, near, far)`` from a JSON array of ``[cell, near_m,
+    far_m]`` triples given as one parameter (see
+    :func:`~watchhouse.notify.selectors.reach_ring`)."""
+    if connection.vendor == "postgresql":
+        source = (
+            "SELECT e->>0 AS cell, CAST(e->>1 AS DOUBLE PRECISION) AS near, "
+            "CAST(e->>2 AS DOUBLE PRECISION) AS far FROM json_array_elements(CAST(%s AS json)) e"
         )
-        .exclude(h3__in=Subquery(interior))
-        .order_by()
-        .values_list("subscription_id", "lat", "lon", "radius_m")
-    )  # fmt: skip
-    # Read through a plain cursor: these are plain numbers, and there can be hundreds of
-    # thousands of them.
-    sql, params = query.query.sql_with_params()
+    else:
+        source = (
+            "SELECT json_extract(value, '$[0]') AS cell, json_extract(value, '$[1]') AS near, "
+            "json_extract(value, '$[2]') AS far FROM json_each(%s)"
+        )
+    return f"CREATE TEMPORARY TABLE {table} AS {source}"
+
+
+def _exact_subscription_ids(shape: BaseGeometry, ring: str) -> list[int]:
+    """Subscriptions with a point place in a ring cell whose radius lies between the cell's
+    distance bounds, tested exactly (status and categories are checked by the statement that
+    takes these ids)."""
+    q = connection.ops.quote_name
+    # CROSS JOIN: from the ring's cells to their places by the (cell, radius) index.
+    sql = (
+        f"SELECT p.subscription_id, p.lat, p.lon, p.radius_m FROM {ring} r "  # noqa: S608
+        f"CROSS JOIN {q(SubscriptionPlace._meta.db_table)} p "
+        "WHERE p.h3 = r.cell AND p.radius_m >= r.near AND p.radius_m < r.far"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql)
         table = np.array(cursor.fetchall(), dtype=float).reshape(-1, 4)
     if not table.size:
         return []
     reached = points_reached(shape, table[:, 1], table[:, 2], table[:, 3])
     return sorted({int(i) for i in table[reached, 0]})
+
+
+def _bytewise(expression: str) -> str:
+    """``expression`` compared byte by byte: for grouping, where the order of the language's
+    collation only costs time (SQLite's default collation is bytewise already)."""
+    return f'{expression} COLLATE "C"' if connection.vendor == "postgresql" else expression
 
 
 def _quiet_sql(category: str, at: datetime) -> tuple[str, list[Any]]:
@@ -156,74 +178,115 @@ def deliveries_insert(
     transaction, after the alert's cells are stored); None when this database cannot."""
     if connection.vendor not in SUPPORTED_VENDORS or category not in _CATEGORIES:
         return None
-    exact = _exact_subscription_ids(shape, alert_id=alert_id)
+    interior = AlertCell.objects.filter(alert_id=alert_id, interior=True).values_list(
+        "cell", flat=True
+    )
+    ring_cells = reach_ring(shape, exclude=interior)
     area_ids = areas_touching(shape)
+    fresh = _no_deliveries_yet(alert_id)
     # Only quoted table and column names and fixed SQL are formatted into the statements;
     # every value is a parameter. CROSS JOIN fixes the join order on SQLite (PostgreSQL
-    # plans it freely): from the few interior cells to their places, never the other way.
+    # plans it freely): from the few cells to their places, never the other way.
     q = connection.ops.quote_name
     place, cell = q(SubscriptionPlace._meta.db_table), q(AlertCell._meta.db_table)
     sub, endpoint = q(Subscription._meta.db_table), q(Endpoint._meta.db_table)
+    ring, matched = q(f"resolve_ring_{alert_id}"), q(f"resolve_matched_{alert_id}")
     hits = [
         # Only point places have a cell, so no kind test is needed.
         f"SELECT p.subscription_id AS sid FROM {cell} c CROSS JOIN {place} p "  # noqa: S608
         "WHERE p.h3 = c.cell AND c.alert_id = %s AND c.interior = %s",
+        # Circles near the area whose radius is at least their cell's farthest distance.
+        f"SELECT p.subscription_id FROM {ring} r CROSS JOIN {place} p "  # noqa: S608
+        "WHERE p.h3 = r.cell AND p.radius_m >= r.far",
         f"SELECT p.subscription_id FROM {place} p WHERE p.kind = %s",  # noqa: S608
         _id_list_sql(),
     ]
-    params: list[Any] = [alert_id, True, PlaceKind.JURISDICTION, json.dumps(exact)]
+    params: list[Any] = [alert_id, True, PlaceKind.JURISDICTION]
     if area_ids:
         hits.append(
             f"SELECT p.subscription_id FROM {place} p WHERE p.kind = %s AND p.area_id IN "  # noqa: S608
             f"({_id_list_sql()})"
         )
-        params += [PlaceKind.AREA, json.dumps(area_ids)]
     quiet, quiet_params = _quiet_sql(category, at)
-    matched = q(f"resolve_matched_{alert_id}")
     column = {f.name: str(f.column) for f in Delivery._meta.concrete_fields}
     columns = ", ".join(
         q(column[name])
         for name in ("alert", "endpoint", "subscription", "channel", "language", "status",
-                     "attempts", "provider_id", "idempotency_key", "queued_at", "error")
+                     "attempts", "provider_id", "queued_at", "error")
     )  # fmt: skip
-    insert = connection.ops.insert_statement(on_conflict=OnConflict.IGNORE)
-    suffix = connection.ops.on_conflict_suffix_sql(
-        [Delivery._meta.get_field("idempotency_key")], OnConflict.IGNORE, [], []
+    # One message per channel and address: the endpoint with the lowest id. Grouped by the
+    # number of the channel and address first, so the sort compares strings only for equal
+    # numbers, and then byte by byte.
+    address = "CASE WHEN e.channel = 'email' THEN LOWER(e.address) ELSE e.address END"
+    rows = (
+        "SELECT %s, r.id, r.subscription_id, r.channel, r.language, %s, 0, '', %s, '' FROM ("  # noqa: S608
+        "SELECT e.id, e.subscription_id, e.channel, m.language, ROW_NUMBER() OVER ("
+        f"PARTITION BY e.address_key, {_bytewise('e.channel')}, {_bytewise(address)} "
+        "ORDER BY e.id) AS rank "
+        f"FROM {matched} m CROSS JOIN {endpoint} e "
+        "WHERE e.subscription_id = m.sid AND m.quiet = 0 "
+        "AND e.confirmed_at IS NOT NULL AND e.disabled_at IS NULL) r WHERE r.rank = 1"
     )
-    with connection.cursor() as cursor, _page_cache(cursor):
-        # The matching subscriptions, once: counted, then joined to their endpoints. UNION
-        # also sorts them by id, so the joins below read the tables in order.
+    row_params = [alert_id, DeliveryStatus.QUEUED,
+                  connection.ops.adapt_datetimefield_value(queued_at)]  # fmt: skip
+    delivery = q(Delivery._meta.db_table)
+    with connection.cursor() as cursor, _working_memory(cursor):
         cursor.execute(
-            f"CREATE TEMPORARY TABLE {matched} AS SELECT s.id AS sid, s.language AS language, "  # noqa: S608
-            f"CASE WHEN {quiet} THEN 1 ELSE 0 END AS quiet "
-            f"FROM ({' UNION '.join(hits)}) h CROSS JOIN {sub} s "
-            f"WHERE s.id = h.sid AND s.status = %s AND s.{q(f'want_{category}')} = %s",
-            [*quiet_params, *params, SubscriptionStatus.ACTIVE, True],
+            _ring_table_sql(ring), [json.dumps([(c.cell, c.near_m, c.far_m) for c in ring_cells])]
         )
         try:
             if connection.vendor == "postgresql":
                 # A fresh temporary table has no statistics; without them PostgreSQL guesses
-                # a few rows and loops over the endpoint index instead of hashing.
+                # its size and joins badly.
+                cursor.execute(f"ANALYZE {ring}")
+            params.append(json.dumps(_exact_subscription_ids(shape, ring)))
+            if area_ids:
+                params += [PlaceKind.AREA, json.dumps(area_ids)]
+            # The matching subscriptions, once: counted, then joined to their endpoints.
+            # UNION also sorts them by id, so the joins below read the tables in order.
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {matched} AS SELECT s.id AS sid, "  # noqa: S608
+                f"s.language AS language, CASE WHEN {quiet} THEN 1 ELSE 0 END AS quiet "
+                f"FROM ({' UNION '.join(hits)}) h CROSS JOIN {sub} s "
+                f"WHERE s.id = h.sid AND s.status = %s AND s.{q(f'want_{category}')} = %s",
+                [*quiet_params, *params, SubscriptionStatus.ACTIVE, True],
+            )
+            if connection.vendor == "postgresql":
                 cursor.execute(f"ANALYZE {matched}")
             cursor.execute(f"SELECT COUNT(*), SUM(quiet) FROM {matched}")  # noqa: S608
             total, held = cursor.fetchone()
-            # One message per channel and address: the endpoint with the lowest id.
-            cursor.execute(
-                f"{insert} {q(Delivery._meta.db_table)} ({columns}) "  # noqa: S608
-                "SELECT %s, r.id, r.subscription_id, r.channel, r.language, %s, 0, '', "
-                "%s || CAST(r.id AS VARCHAR(20)), %s, '' FROM ("
-                "SELECT e.id, e.subscription_id, e.channel, m.language, ROW_NUMBER() OVER ("
-                "PARTITION BY e.channel, CASE WHEN e.channel = 'email' THEN LOWER(e.address) "
-                "ELSE e.address END ORDER BY e.id) AS rank "
-                f"FROM {matched} m CROSS JOIN {endpoint} e "
-                "WHERE e.subscription_id = m.sid AND m.quiet = 0 "
-                "AND e.confirmed_at IS NOT NULL AND e.disabled_at IS NULL"
-                f") r WHERE r.rank = 1 {suffix}",
-                [alert_id, DeliveryStatus.QUEUED, f"{alert_id}:",
-                 connection.ops.adapt_datetimefield_value(queued_at)],
-            )  # fmt: skip
-            created = max(cursor.rowcount, 0)
+            created = _rows_write(cursor, f"INTO {delivery} ({columns}) {rows}", row_params,
+                                  fresh=fresh)  # fmt: skip
         finally:
-            cursor.execute(f"DROP TABLE {matched}")
+            cursor.execute(f"DROP TABLE IF EXISTS {matched}")
+            cursor.execute(f"DROP TABLE {ring}")
     held = int(held or 0)
     return Inserted(subscriptions=int(total) - held, quiet=held, created=created)
+
+
+def _no_deliveries_yet(alert_id: int) -> bool:
+    return not Delivery.objects.filter(alert_id=alert_id).exists()
+
+
+def _rows_write(cursor: Any, statement: str, params: list[Any], *, fresh: bool) -> int:
+    """Run ``INSERT <statement>``; the number of rows written.
+
+    An alert with no deliveries yet takes a plain INSERT: checking each row for a conflict
+    costs PostgreSQL more than writing it. Should another resolver of the same alert have
+    written rows meanwhile, the unique (endpoint, alert) constraint stops the plain INSERT,
+    which is rolled back to its savepoint and run again skipping the rows that exist.
+    """
+    if fresh:
+        try:
+            with transaction.atomic():
+                cursor.execute(f"INSERT {statement}", params)
+                return max(cursor.rowcount, 0)
+        except IntegrityError:
+            pass
+    insert = connection.ops.insert_statement(on_conflict=OnConflict.IGNORE)
+    suffix = connection.ops.on_conflict_suffix_sql(
+        [Delivery._meta.get_field("endpoint"), Delivery._meta.get_field("alert")],
+        OnConflict.IGNORE, [], [],
+    )  # fmt: skip
+    cursor.execute(f"{insert.removesuffix(' INTO')} {statement} {suffix}", params)
+    return max(cursor.rowcount, 0)

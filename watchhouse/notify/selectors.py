@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, time
 
+import h3
 import numpy as np
 import pyproj
 import shapely
@@ -21,8 +22,9 @@ from django.utils import timezone
 from shapely.geometry.base import BaseGeometry
 
 from watchhouse.geo.models import Area
-from watchhouse.geo.points import polygon_cells
+from watchhouse.geo.points import CELL_RESOLUTION, METRES_PER_DEGREE_LAT, polygon_cells
 from watchhouse.notify.models import (
+    MAX_RADIUS_M,
     Delivery,
     Endpoint,
     PlaceKind,
@@ -38,6 +40,9 @@ CHUNK = 900
 # ellipsoid, where a degree of latitude is up to 0.7 % shorter: 0.7 % of the largest radius
 # (10 miles) is about 0.001 degrees, so no place the area reaches is left out.
 BOX_MARGIN_DEG = 0.002
+# Share by which a cell's circumradius is grown in :func:`reach_ring`: H3 draws cell edges as
+# straight lines on its icosahedron faces, which the projection bends by far less than this.
+RING_SLACK = 0.05
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,73 @@ def points_reached(
         shapely.prepare(shape_m)
         hit[todo] = shapely.dwithin(shape_m, shapely.points(x, y), radii_m[todo])
     return hit
+
+
+@dataclass(frozen=True)
+class RingCell:
+    """An H3 cell near an alert area, with bounds on how far its points are from the area:
+    every point H3 assigns to ``cell`` is at least ``near_m`` and at most ``far_m`` metres
+    from the area, as :func:`points_reached` measures."""
+
+    cell: str
+    near_m: float
+    far_m: float
+
+
+def reach_ring(
+    shape: BaseGeometry, *, exclude: Iterable[str] = (), max_radius_m: float = MAX_RADIUS_M
+) -> list[RingCell]:
+    """The H3 cells (at :data:`~watchhouse.geo.points.CELL_RESOLUTION`) some point of which
+    lies within ``max_radius_m`` of ``shape``, but not those in ``exclude`` (the cells wholly
+    inside it), with distance bounds.
+
+    A circle place whose radius is at least its cell's ``far_m`` surely reaches the area and
+    one whose radius is below ``near_m`` surely does not: only the radii in between need the
+    exact test. The bounds come from the distance of the cell's centre to the area plus or
+    minus the cell's circumradius (its farthest vertex, with :data:`RING_SLACK` to spare), all
+    in the projection :func:`points_reached` measures in, so the triangle inequality makes
+    them hold for every point of the cell.
+    """
+    transformer = _local_metres(shape)
+    shape_m = shapely.transform(
+        shape, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+    )
+    edge_m = h3.average_hexagon_edge_length(CELL_RESOLUTION, "m")
+    # Cells with any point within the radius have their centre within radius + circumradius
+    # (at most about two average edges at this resolution).
+    grown_m = shapely.buffer(shape_m, max_radius_m + 3 * edge_m, quad_segs=8)
+    inverse = pyproj.enums.TransformDirection.INVERSE
+    grown = shapely.transform(
+        grown_m,
+        lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1], direction=inverse)),
+    )
+    skip = set(exclude)
+    cells = [c for c in h3.h3shape_to_cells(h3.geo_to_h3shape(grown), CELL_RESOLUTION)
+             if c not in skip]  # fmt: skip
+    if not cells:
+        return []
+    centres = np.array([h3.cell_to_latlng(c) for c in cells])
+    cx, cy = transformer.transform(centres[:, 1], centres[:, 0])
+    # Circumradii by the local flat-earth approximation, exact to far better than the slack
+    # over a few hundred metres.
+    outlines = [h3.cell_to_boundary(c) for c in cells]
+    owner = np.repeat(np.arange(len(cells)), [len(o) for o in outlines])
+    corners = np.array([corner for outline in outlines for corner in outline])
+    dy = (corners[:, 0] - centres[owner, 0]) * METRES_PER_DEGREE_LAT
+    dx = (corners[:, 1] - centres[owner, 1]) * METRES_PER_DEGREE_LAT
+    dx *= np.cos(np.radians(centres[owner, 0]))
+    radii = np.zeros(len(cells))
+    np.maximum.at(radii, owner, np.hypot(dx, dy))
+    radii = radii * (1 + RING_SLACK) + 1.0
+    shapely.prepare(shape_m)
+    centre_distance = shapely.distance(shape_m, shapely.points(cx, cy))
+    near = np.maximum(centre_distance - radii, 0.0)
+    far = centre_distance + radii
+    return [
+        RingCell(cell, float(n), float(f))
+        for cell, n, f in zip(cells, near, far, strict=True)
+        if n <= max_radius_m
+    ]
 
 
 def candidate_bounds(shape: BaseGeometry) -> tuple[float, float, float, float]:

@@ -323,9 +323,9 @@ def subscription_unsubscribe(*, token: str) -> Subscription:
             disabled_at=now, disabled_reason="unsubscribed"
         )
         # Messages not yet sent are not sent.
-        Delivery.objects.filter(subscription=subscription, status=DeliveryStatus.QUEUED).update(
-            status=DeliveryStatus.SKIPPED, error="unsubscribed"
-        )
+        Delivery.objects.filter(
+            endpoint__in=subscription.endpoints.all(), status=DeliveryStatus.QUEUED
+        ).update(status=DeliveryStatus.SKIPPED, error="unsubscribed")
         audit_record(actor=None, action="notify.unsubscribe", obj=subscription)
     return subscription
 
@@ -397,7 +397,6 @@ def _rows_insert(alert: Alert, rows: list[Row], now: datetime) -> None:
             Delivery(
                 alert_id=alert.pk, endpoint_id=endpoint_id, subscription_id=sub_id,
                 channel=channel, language=language, queued_at=now,
-                idempotency_key=f"{alert.pk}:{endpoint_id}",
             )
             for endpoint_id, sub_id, channel, language in rows
         ),
@@ -412,8 +411,8 @@ def deliveries_create(*, alert_id: int) -> ResolveReport:
 
     Recipients are the subscriptions the alert's area reaches that want its category, outside
     their quiet hours unless it is an Alert, plus, for an update or cancellation, everyone
-    the earlier messages of the chain went to. Running it again writes nothing new (the
-    idempotency key ``alert:endpoint`` is unique) and only re-hands unsent deliveries.
+    the earlier messages of the chain went to. Running it again writes nothing new (one
+    row per endpoint and alert) and only re-hands unsent deliveries.
     The rows are written by one statement inside the database where it can
     (:mod:`watchhouse.notify.resolve`), through Python elsewhere, with the same result.
     """
@@ -694,12 +693,12 @@ def deliveries_send(*, delivery_ids: list[int]) -> SendReport:
             Alert.objects.select_related("references").prefetch_related("infos").get(pk=alert_id)
         )
         _send_group(channel, alert, _skip_disabled(deliveries, report), token, report)
-    # Rows another worker holds were not due here. If that worker died, its lease runs out
-    # after this run ends and nothing would hand them on: look again once it has.
+    # Rows another worker held when this run began were not due here. If that worker died,
+    # its lease runs out after that moment (perhaps during this run, too late for it) and
+    # nothing else would hand them on: look again once it has.
     held = list(
         Delivery.objects.filter(
-            pk__in=delivery_ids, status=DeliveryStatus.SENDING,
-            claimed_at__gte=timezone.now() - _lease(),
+            pk__in=delivery_ids, status=DeliveryStatus.SENDING, claimed_at__gte=now - _lease(),
         )
         .exclude(provider_id=token)
         .values_list("pk", flat=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -25,8 +26,65 @@ from watchhouse.geo.selectors import area_list
 TEXT_FIELDS = ("headline", "description", "instruction", "sms_text", "wea_short", "wea_long")
 
 
-class ComposerForm(forms.Form):
+class AreaForm(forms.Form):
+    """Where an alert goes and its category: all its reach depends on."""
+
     category = forms.ChoiceField(label=_("Category"), choices=Category.choices)
+    area_ids = forms.TypedMultipleChoiceField(
+        label=_("Areas"), coerce=int, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    circle_lat = forms.FloatField(label=_("Circle centre latitude"), required=False)
+    circle_lon = forms.FloatField(label=_("Circle centre longitude"), required=False)
+    circle_radius_m = forms.FloatField(label=_("Radius (metres)"), required=False)
+    polygon_geojson = forms.CharField(
+        label=_("Polygon (GeoJSON)"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["area_ids"].choices = [  # type: ignore[attr-defined]
+            (a.pk, f"{a.name} ({a.get_kind_display()})") for a in area_list()
+        ]
+
+    def areas(self) -> list[AreaSpec]:
+        """The areas as given; each polygon of a GeoJSON MultiPolygon is an area of its own."""
+        data = self.cleaned_data
+        specs = [AreaSpec(area_id=pk) for pk in data.get("area_ids") or []]
+        if data.get("circle_radius_m") is not None:
+            specs.append(
+                AreaSpec(
+                    circle_lat=data.get("circle_lat"),
+                    circle_lon=data.get("circle_lon"),
+                    circle_radius_m=data["circle_radius_m"],
+                )
+            )
+        if (data.get("polygon_geojson") or "").strip():
+            specs.extend(
+                AreaSpec(polygon_geojson=text) for text in polygon_texts(data["polygon_geojson"])
+            )
+        return specs
+
+
+def polygon_texts(text: str) -> list[str]:
+    """Each polygon of a GeoJSON MultiPolygon (or a Feature of one) as a GeoJSON Polygon; any
+    other text as it is, for :func:`~watchhouse.alerts.validation.area_build` to judge."""
+    try:
+        document: Any = json.loads(text)
+    except ValueError:
+        return [text]
+    if isinstance(document, dict) and document.get("type") == "Feature":
+        document = document.get("geometry")
+    if not isinstance(document, dict) or document.get("type") != "MultiPolygon":
+        return [text]
+    polygons = document.get("coordinates")
+    if not isinstance(polygons, list) or not polygons:
+        return [text]
+    return [json.dumps({"type": "Polygon", "coordinates": rings}) for rings in polygons]
+
+
+class ComposerForm(AreaForm):
+    """Everything the composer asks: the message, its texts in each language, and where."""
+
     event = forms.CharField(label=_("Event"), max_length=120)
     cap_category = forms.ChoiceField(
         label=_("CAP category"), choices=CapCategory.choices, initial=CapCategory.SECURITY
@@ -45,21 +103,9 @@ class ComposerForm(forms.Form):
     contact = forms.CharField(label=_("Contact"), max_length=200, required=False)
     ipaws = forms.BooleanField(label=_("Follow the IPAWS profile"), required=False)
     same_code = forms.CharField(label=_("SAME event code"), max_length=3, required=False)
-    area_ids = forms.TypedMultipleChoiceField(
-        label=_("Areas"), coerce=int, required=False, widget=forms.CheckboxSelectMultiple
-    )
-    circle_lat = forms.FloatField(label=_("Circle centre latitude"), required=False)
-    circle_lon = forms.FloatField(label=_("Circle centre longitude"), required=False)
-    circle_radius_m = forms.FloatField(label=_("Radius (metres)"), required=False)
-    polygon_geojson = forms.CharField(
-        label=_("Polygon (GeoJSON)"), required=False, widget=forms.Textarea(attrs={"rows": 3})
-    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["area_ids"].choices = [  # type: ignore[attr-defined]
-            (a.pk, f"{a.name} ({a.get_kind_display()})") for a in area_list()
-        ]
         self.languages = [(code, str(name)) for code, name in settings.LANGUAGES]
         for number, (code, name) in enumerate(self.languages):
             required = number == 0
@@ -128,21 +174,6 @@ class ComposerForm(forms.Form):
             if data.get(f"{code}_headline")
         ]
 
-    def areas(self) -> list[AreaSpec]:
-        data = self.cleaned_data
-        specs = [AreaSpec(area_id=pk) for pk in data.get("area_ids") or []]
-        if data.get("circle_radius_m") is not None:
-            specs.append(
-                AreaSpec(
-                    circle_lat=data.get("circle_lat"),
-                    circle_lon=data.get("circle_lon"),
-                    circle_radius_m=data["circle_radius_m"],
-                )
-            )
-        if (data.get("polygon_geojson") or "").strip():
-            specs.append(AreaSpec(polygon_geojson=data["polygon_geojson"]))
-        return specs
-
 
 def composer_initial(alert: Alert) -> dict[str, Any]:
     """The form's values for an existing alert."""
@@ -164,9 +195,16 @@ def composer_initial(alert: Alert) -> dict[str, Any]:
             circle_lon=circle.circle_lon,
             circle_radius_m=circle.circle_radius_m,
         )
-    polygon = next((a for a in areas if a.shape == "polygon"), None)
-    if polygon is not None:
-        initial["polygon_geojson"] = polygon.polygon_geojson
+    polygons = [a.polygon_geojson for a in areas if a.shape == "polygon"]
+    if len(polygons) == 1:
+        initial["polygon_geojson"] = polygons[0]
+    elif polygons:
+        initial["polygon_geojson"] = json.dumps(
+            {
+                "type": "MultiPolygon",
+                "coordinates": [json.loads(text)["coordinates"] for text in polygons],
+            }
+        )
     return initial
 
 

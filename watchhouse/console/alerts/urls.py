@@ -5,6 +5,7 @@ from watchhouse.console.alerts import views
 urlpatterns = [
     path("", views.alert_list, name="alerts"),
     path("new/", views.alert_new, name="alert_new"),
+    path("reach/", views.reach_json, name="alert_reach"),
     path("templates/", views.template_list, name="alert_templates"),
     path("templates/new/", views.template_new, name="alert_template_new"),
     path("templates/<int:pk>/use/", views.template_use, name="alert_template_use"),

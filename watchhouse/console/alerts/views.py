@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from typing import Any
 
 import shapely
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from watchhouse.alerts import selectors, services
-from watchhouse.alerts.models import WEA_LONG_LIMIT, WEA_SHORT_LIMIT, Alert
+from watchhouse.alerts.models import WEA_LONG_LIMIT, WEA_SHORT_LIMIT, Alert, Category
 from watchhouse.alerts.policy import COMPOSER_ROLES, policy_for
 from watchhouse.alerts.services import AlertRefusedError
 from watchhouse.alerts.states import AlertState
@@ -25,13 +28,23 @@ from watchhouse.alerts.templating import (
     placeholders,
     template_initial,
 )
-from watchhouse.alerts.validation import InfoText, area_build, sms_effective_text
+from watchhouse.alerts.validation import InfoText, alert_geometry, sms_effective_text
 from watchhouse.console.access import acting_user, staff_page
-from watchhouse.console.alerts.forms import ComposerForm, UpdateForm, composer_initial
+from watchhouse.console.alerts.forms import AreaForm, ComposerForm, UpdateForm, composer_initial
 from watchhouse.console.alerts.template_forms import TemplateForm
 from watchhouse.core.errors import InvalidInputError, WatchhouseError
+from watchhouse.geo.models import AreaKind
+from watchhouse.geo.selectors import area_shape_list
+from watchhouse.geo.svg import MapShape, Projection, svg_map
 from watchhouse.notify.channels.sms import sms_count
+from watchhouse.notify.models import Channel
 from watchhouse.notify.selectors import Reach, alert_reach, delivery_counts, delivery_list
+
+# Room in a text message of one part, by encoding: a composer's text must fit one part
+# (see SMS_MAX_SEGMENTS), so this is its limit even when the text would be split.
+SMS_ONE_PART = {"GSM-7": 160, "UCS-2": 70}
+# Radius the drawing tool gives a circle when the radius field is empty, in metres.
+DEFAULT_CIRCLE_RADIUS_M = 500
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,8 @@ class Counter:
 
 
 def _counters(infos: list[InfoText]) -> list[tuple[str, list[Counter]]]:
+    """Each language's texts against their limits; the text message in septets or code units
+    (an extension character such as "€" is two septets, an emoji two UCS-2 units)."""
     table = []
     for info in infos:
         sms = sms_effective_text(info)
@@ -58,7 +73,7 @@ def _counters(infos: list[InfoText]) -> list[tuple[str, list[Counter]]]:
                 info.language,
                 [
                     Counter(
-                        _("Text message"), count.characters, count.per_segment,
+                        _("Text message"), count.units, SMS_ONE_PART[count.encoding],
                         _("%(enc)s, %(n)d part(s)") % {"enc": count.encoding, "n": count.segments},
                     ),
                     Counter(_("WEA short"), len(info.wea_short), WEA_SHORT_LIMIT, ""),
@@ -70,14 +85,117 @@ def _counters(infos: list[InfoText]) -> list[tuple[str, list[Counter]]]:
 
 
 def _reach(form: ComposerForm) -> Reach | None:
+    specs = form.areas()
+    if not specs:
+        return None
     try:
-        shapes = [area_build(spec).shapely_geometry for spec in form.areas()]
+        shape = alert_geometry(specs)
     except InvalidInputError as exc:
         form.add_error(None, str(exc))
         return None
-    if not shapes:
+    return alert_reach(shape, category=form.cleaned_data["category"])
+
+
+def _reach_text(reach: Reach) -> str:
+    text = _("Reaches %(n)s subscriptions with %(m)s messages") % {
+        "n": reach.subscriptions,
+        "m": reach.total_messages,
+    }
+    if reach.messages:
+        labels = dict(Channel.choices)
+        text += ": " + ", ".join(
+            f"{labels.get(channel, channel)} {n}" for channel, n in sorted(reach.messages.items())
+        )
+    text += "."
+    if reach.quiet:
+        text += " " + _("%(q)s held back by quiet hours.") % {"q": reach.quiet}
+    return text
+
+
+@dataclass(frozen=True)
+class AreaPath:
+    """One of the jurisdiction's areas on the composer's map."""
+
+    area_id: int
+    shape: MapShape
+
+
+@dataclass(frozen=True)
+class AreaLayer:
+    """The areas of one kind on the composer's map."""
+
+    kind: str
+    label: str
+    paths: list[AreaPath]
+
+
+@dataclass(frozen=True)
+class ComposerMap:
+    """The jurisdiction's areas drawn for the composer, with the projection a script needs to
+    turn a click on the drawing into longitude/latitude."""
+
+    view_box: str
+    projection: Projection
+    layers: list[AreaLayer]
+
+
+def _composer_map() -> ComposerMap | None:
+    areas = list(area_shape_list())
+    drawing = svg_map((area.shape, "", area.name) for area in areas)
+    if drawing.projection is None:
         return None
-    return alert_reach(shapely.union_all(shapes), category=form.cleaned_data["category"])
+    by_kind: dict[str, list[AreaPath]] = {}
+    # Framed to all the areas, so the drawing has a shape for every one, in order.
+    for area, shape in zip(areas, drawing.shapes, strict=True):
+        by_kind.setdefault(area.kind, []).append(AreaPath(area_id=area.pk, shape=shape))
+    layers = [
+        AreaLayer(kind=kind, label=str(AreaKind(kind).label), paths=by_kind[kind])
+        for kind in AreaKind.values
+        if kind in by_kind
+    ]
+    return ComposerMap(view_box=drawing.view_box, projection=drawing.projection, layers=layers)
+
+
+def _composer_script(form: ComposerForm) -> dict[str, Any]:
+    """What the composer's script needs: limits, category names in each language (e-mail
+    subjects carry them), and its sentences in the page's language."""
+    categories = {}
+    for code, _name in form.languages:
+        with translation.override(code):
+            categories[code] = {value: str(label) for value, label in Category.choices}
+    return {
+        "languages": [code for code, _name in form.languages],
+        "categories": categories,
+        "smsOnePart": SMS_ONE_PART,
+        "weaShort": WEA_SHORT_LIMIT,
+        "weaLong": WEA_LONG_LIMIT,
+        "defaultRadius": DEFAULT_CIRCLE_RADIUS_M,
+        "labels": {
+            "used": _("%(used)s / %(limit)s"),
+            # The forms for one and for two: in English and Spanish every other count of
+            # parts (fewer than a million) takes the second.
+            "parts": [ngettext("%(n)s part", "%(n)s parts", 1),
+                      ngettext("%(n)s part", "%(n)s parts", 2)],
+            "tooLong": _("too long"),
+            "tooLongSms": _("too long: it must fit in one part"),
+            "fromHeadline": _("the headline, as no text message is written"),
+            "odd": _("phones may not show: %(chars)s"),
+            "noHeadline": _("Write a headline in this language to see what each channel shows."),
+            "hintAreas": _("Click an area on the map to choose it, or click it again to leave "
+                           "it out."),
+            "hintPolygon": _("Click the map to add corners, then Finish polygon. Draw as many "
+                             "polygons as the alert needs."),
+            "hintCircle": _("Click the map to place the centre; the radius comes from the "
+                            "Radius field."),
+            "clearAreas": _("Clear areas"),
+            "clearPolygons": _("Clear polygons"),
+            "clearCircle": _("Clear circle"),
+            "noArea": _("Choose an area, or draw a polygon or a circle, to see who the alert "
+                        "reaches."),
+            "reachFailed": _("The reach could not be worked out just now; Preview counts and "
+                             "reach asks the server again."),
+        },
+    }  # fmt: skip
 
 
 @staff_page(*COMPOSER_ROLES)
@@ -117,7 +235,13 @@ def _compose(
     return render(
         request,
         "console/alerts/compose.html",
-        {"form": form, "alert": alert, "preview": preview},
+        {
+            "form": form,
+            "alert": alert,
+            "preview": preview,
+            "map": _composer_map(),
+            "script": _composer_script(form),
+        },
         status=400 if form.errors else 200,
     )
 
@@ -125,6 +249,40 @@ def _compose(
 @staff_page(*COMPOSER_ROLES)
 def alert_new(request: HttpRequest) -> HttpResponse:
     return _compose(request, None)
+
+
+def _first_error(form: AreaForm) -> str:
+    """The first of an invalid form's errors, with its field's label."""
+    name, errors = next(iter(form.errors.items()))
+    return f"{form[name].label}: {errors[0]}" if name in form.fields else str(errors[0])
+
+
+@staff_page(*COMPOSER_ROLES)
+@require_POST
+def reach_json(request: HttpRequest) -> JsonResponse:
+    """Who the composer's area and category reach now, for its live figure.
+
+    ``subscriptions``, ``messages`` by channel, ``total_messages``, ``quiet`` (held back by
+    quiet hours) and ``text``, a sentence saying so; or status 400 with ``error`` saying what
+    is wrong with the area. Nothing is stored.
+    """
+    form = AreaForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse({"error": _first_error(form)}, status=400)
+    try:
+        shape = alert_geometry(form.areas())
+    except InvalidInputError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    reach = alert_reach(shape, category=form.cleaned_data["category"])
+    return JsonResponse(
+        {
+            "subscriptions": reach.subscriptions,
+            "messages": reach.messages,
+            "total_messages": reach.total_messages,
+            "quiet": reach.quiet,
+            "text": _reach_text(reach),
+        }
+    )
 
 
 def _get(pk: int) -> Alert:
