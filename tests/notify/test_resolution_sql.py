@@ -302,3 +302,35 @@ def test_deliveries_go_with_their_endpoint_and_hold_their_alert(issue):
     with pytest.raises(ProtectedError):
         alert.delete()
     assert Delivery.objects.filter(alert=alert).count() == 1
+
+
+def test_ring_cells_bound_the_distance_of_every_point_in_them():
+    """Each cell around an area holds only points whose distance to the area, measured as
+    the exact test measures it, lies between the cell's bounds."""
+    import h3
+    import shapely
+
+    from watchhouse.geo.points import CELL_RESOLUTION
+    from watchhouse.notify.selectors import _local_metres, reach_ring
+
+    area = shapely.Polygon([(-89.36, 39.95), (-89.34, 39.95), (-89.345, 39.962), (-89.36, 39.958)])
+    ring = {c.cell: c for c in reach_ring(area, max_radius_m=3000)}
+    rng = np.random.default_rng(5)
+    lats = rng.uniform(39.90, 40.01, 20_000)
+    lons = rng.uniform(-89.42, -89.28, 20_000)
+    transformer = _local_metres(area)
+    area_m = shapely.transform(
+        area, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+    )
+    x, y = transformer.transform(lons, lats)
+    distances = shapely.distance(area_m, shapely.points(x, y))
+    checked = 0
+    for lat, lon, distance in zip(lats, lons, distances, strict=True):
+        cell = ring.get(h3.latlng_to_cell(lat, lon, CELL_RESOLUTION))
+        if cell is None:
+            # A point in no ring cell is farther than the largest radius asked for.
+            assert distance > 3000
+            continue
+        assert cell.near_m <= distance <= cell.far_m
+        checked += 1
+    assert checked > 5_000
