@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "watchhouse.audit",
     "watchhouse.geo",
     "watchhouse.geocode",
+    "watchhouse.crimemap",
     "watchhouse.notify",
     "watchhouse.alerts",
     "watchhouse.web",
@@ -234,7 +235,10 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("WATCHHOUSE_STATIC_ROOT", str(VAR_DIR / "static")))
 # Front-end packages come from the npm registry at build time (make assets), never a CDN.
-STATICFILES_DIRS = [("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist")]
+STATICFILES_DIRS = [
+    ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
+    ("vendor/leaflet", BASE_DIR / "node_modules" / "leaflet" / "dist"),
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -313,6 +317,9 @@ WATCHHOUSE_GEOCODE_RATE_WINDOW_SECONDS = env_int("WATCHHOUSE_GEOCODE_RATE_WINDOW
 # Seconds per request, and the largest document read, when fetching other agencies' CAP feeds.
 WATCHHOUSE_CAP_FEED_TIMEOUT_SECONDS = env_int("WATCHHOUSE_CAP_FEED_TIMEOUT_SECONDS", 10)
 WATCHHOUSE_CAP_FEED_MAX_BYTES = env_int("WATCHHOUSE_CAP_FEED_MAX_BYTES", 2_000_000)
+# Privacy policy of the public crime statistics (see watchhouse/crimemap/privacy.py for its
+# keys); what it leaves out keeps the safe defaults there.
+WATCHHOUSE_CRIME_PRIVACY: dict[str, Any] = {}
 
 # Render public alert pages and feeds once and serve repeats from the cache (off under test,
 # where transactions never commit and so never clear it).
@@ -383,6 +390,11 @@ WATCHHOUSE_AUDIT_TRIGGERS = not TESTING
 if TESTING:
     # Fast hashing keeps the suite quick; production keeps Django's default (PBKDF2).
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Base-map tile URL template for the public crime map ({z}/{x}/{y}); empty draws boundaries only.
+WATCHHOUSE_CRIME_TILES_URL = env_str("WATCHHOUSE_CRIME_TILES_URL", "")
+# Attribution the tile server requires, shown on the map (HTML is not allowed).
+WATCHHOUSE_CRIME_TILES_ATTRIBUTION = env_str("WATCHHOUSE_CRIME_TILES_ATTRIBUTION", "")
 
 # The data folder shared beside the checkout (real crime and crisis data for tests/benchmarks).
 WATCHHOUSE_SHARED_DATA = Path(

@@ -35,6 +35,7 @@ SECTIONS = (
         (),
         _("The jurisdiction's neighbourhoods, beats, districts and wards."),
     ),
+    Section(_("Crime data"), "crimemap:console", (), _("Import formats and import reports.")),
     Section(
         _("Audit log"),
         "console:audit",

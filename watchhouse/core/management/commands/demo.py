@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 DEMO_MODULES = [
     "watchhouse.geo.demo",
     "watchhouse.geocode.demo",
+    "watchhouse.crimemap.demo",
     "watchhouse.accounts.demo",
     "watchhouse.alerts.demo",
     "watchhouse.alerts.template_demo",

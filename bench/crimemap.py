@@ -1,0 +1,223 @@
+"""Incident import rows per second: the real St. Louis file and a 2,000,000-row scale-up,
+each beside DuckDB loading the same rows.
+
+Runs on a fresh database made for the run and removed after it: a SQLite file in a temporary
+folder by default, or, with ``DATABASE_URL`` set to a PostgreSQL server, a new database on
+that server (``<name>_bench_crimemap``). St. Louis neighbourhoods and wards are imported
+first (../shared/data/crime/st-louis/), then, each timed from the call to its report:
+
+- ``stl``: ``incidents_import`` of slmpd_baseline_2024_2026.parquet (91,654 offence rows)
+  into the empty database, then the same file again (every incident unchanged);
+- ``scaleup``: a parquet file of ``--rows`` (2,000,000) rows made by repeating the St. Louis
+  rows with new incident numbers, points jittered by about 40 m and times by up to a day
+  (seeded), imported into the same database as a second source.
+
+``duckdb_*`` figures time DuckDB creating a table from the same parquet file in a new
+on-disk database (``CREATE TABLE … AS SELECT * FROM read_parquet(…)``): a floor for loading
+the rows without checking, normalising or indexing anything. ``duckdb_speedup`` is how many
+times faster DuckDB's load is. Prints one JSON line; exits 1 when an import's counts do not
+add up. Usage: ``python -m bench.crimemap [--rows N] [--seed N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("WATCHHOUSE_SHARED_DATA", REPO.parent / "shared" / "data"))
+STL = SHARED / "crime" / "st-louis"
+PARQUET = STL / "slmpd_baseline_2024_2026.parquet"
+TARGET_ROWS_PER_S = 100_000
+JURISDICTION = "Bench St. Louis"
+
+
+def _database(folder: Path) -> tuple[str, str | None]:
+    """The URL of a fresh database for the run, and a PostgreSQL database to drop after."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        return f"sqlite:///{folder / 'bench.sqlite3'}", None
+    import dj_database_url
+    import psycopg
+
+    settings = dj_database_url.parse(url)
+    name = f"{settings['NAME']}_bench_crimemap"
+    with psycopg.connect(
+        host=settings["HOST"] or None, port=settings["PORT"] or None, user=settings["USER"],
+        password=settings["PASSWORD"] or None, dbname="postgres", autocommit=True,
+    ) as server:  # fmt: skip
+        server.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        server.execute(f'CREATE DATABASE "{name}"')
+    return url.rsplit("/", 1)[0] + f"/{name}", name
+
+
+def _drop(name: str | None) -> None:
+    if name is None:
+        return
+    import dj_database_url
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    settings = dj_database_url.parse(os.environ["DATABASE_URL"])
+    with psycopg.connect(
+        host=settings["HOST"] or None, port=settings["PORT"] or None, user=settings["USER"],
+        password=settings["PASSWORD"] or None, dbname="postgres", autocommit=True,
+    ) as server:  # fmt: skip
+        server.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def scaleup_write(path: Path, rows: int, seed: int) -> None:
+    """Repeat the St. Louis rows (new incident numbers, jittered points and times)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    source = pq.read_table(PARQUET)
+    rng = np.random.default_rng(seed)
+    parts = []
+    copy = 0
+    while sum(p.num_rows for p in parts) < rows:
+        part = source.slice(0, min(source.num_rows, rows - sum(p.num_rows for p in parts)))
+        # Offences of one incident move together: one jitter per incident number.
+        ids = pc.dictionary_encode(part["inc_#"].combine_chunks())
+        incident = ids.indices.to_numpy()
+        count = len(ids.dictionary)
+        dlat = rng.normal(0, 0.00035, count)[incident]
+        dlon = rng.normal(0, 0.00045, count)[incident]
+        dmin = rng.integers(-1440, 1441, count)[incident]
+        times = part["date_time"].to_numpy().astype("datetime64[us]") + dmin.astype(
+            "timedelta64[m]"
+        )
+        part = part.set_column(
+            part.schema.get_field_index("inc_#"),
+            "inc_#",
+            pc.binary_join_element_wise(pc.cast(part["inc_#"], pa.string()), f"c{copy}", "-"),
+        )
+        part = part.set_column(
+            part.schema.get_field_index("lat"), "lat", pa.array(part["lat"].to_numpy() + dlat)
+        )
+        part = part.set_column(
+            part.schema.get_field_index("lon"), "lon", pa.array(part["lon"].to_numpy() + dlon)
+        )
+        part = part.set_column(
+            part.schema.get_field_index("date_time"),
+            "date_time",
+            pa.array(times, type=part.schema.field("date_time").type),
+        )
+        parts.append(part)
+        copy += 1
+    pq.write_table(pa.concat_tables(parts), path)
+
+
+def duckdb_load(path: Path, folder: Path) -> float:
+    """Seconds DuckDB takes to load the parquet file into a new on-disk table."""
+    import duckdb
+
+    target = folder / f"{path.stem}.duckdb"
+    target.unlink(missing_ok=True)
+    con = duckdb.connect(str(target))
+    start = time.perf_counter()
+    con.sql(f"CREATE TABLE incidents AS SELECT * FROM read_parquet('{path}')")  # noqa: S608 - our own path
+    con.sql("CHECKPOINT")
+    seconds = time.perf_counter() - start
+    con.close()
+    return seconds
+
+
+def timed_import(path: Path, source: str) -> tuple[float, Any]:
+    from watchhouse.crimemap.services import incidents_import
+
+    start = time.perf_counter()
+    report = incidents_import(
+        actor=None, path=path, format="stl-nibrs", jurisdiction=JURISDICTION, source=source
+    )
+    return time.perf_counter() - start, report
+
+
+def figures(seconds: float, report: Any, duck_s: float) -> dict[str, Any]:
+    rows = report.rows_read
+    ours = rows / seconds
+    duck = rows / duck_s
+    return {
+        "rows": rows,
+        "rejected": report.rows_rejected,
+        "incidents": report.incidents_created,
+        "offences": report.offences_written,
+        "seconds": round(seconds, 3),
+        "rows_per_s": round(ours),
+        "duckdb_s": round(duck_s, 3),
+        "duckdb_rows_per_s": round(duck),
+        "duckdb_speedup": round(duck / ours, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--seed", type=int, default=20260501)
+    args = parser.parse_args()
+    if not PARQUET.is_file():
+        print(json.dumps({"bench": "crimemap", "error": f"{PARQUET} is missing"}))
+        return 1
+    with tempfile.TemporaryDirectory(prefix="watchhouse-bench-") as name:
+        folder = Path(name)
+        url, dropped = _database(folder)
+        os.environ["DATABASE_URL"] = url
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "watchhouse.config.settings")
+        os.environ.setdefault("WATCHHOUSE_VAR_DIR", str(folder))
+        # As in production: the debug cursor would log every parameter of every statement.
+        os.environ["WATCHHOUSE_DEBUG"] = "0"
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+        from django.db import connection
+
+        from watchhouse.geo.services import area_import
+
+        try:
+            call_command("migrate", verbosity=0)
+            for kind, file in (("neighbourhood", "stl_neighborhoods"), ("ward", "stl_wards")):
+                area_import(
+                    actor=None, kind=kind, path=STL / f"{file}.geojson",
+                    jurisdiction=JURISDICTION,
+                )  # fmt: skip
+            scaled = folder / "scaleup.parquet"
+            scaleup_write(scaled, args.rows, args.seed)
+            stl_s, stl = timed_import(PARQUET, "stl")
+            again_s, again = timed_import(PARQUET, "stl")
+            big_s, big = timed_import(scaled, "scaleup")
+            result = {
+                "bench": "crimemap",
+                "database": connection.vendor,
+                "target_rows_per_s": TARGET_ROWS_PER_S,
+                "stl": {
+                    **figures(stl_s, stl, duckdb_load(PARQUET, folder)),
+                    "reimport_s": round(again_s, 3),
+                    "reimport_rows_per_s": round(again.rows_read / again_s),
+                },
+                "scaleup": figures(big_s, big, duckdb_load(scaled, folder)),
+            }
+            ok = (
+                again.incidents_unchanged == stl.incidents_created
+                and again.incidents_created == again.incidents_updated == 0
+                and big.rows_read == args.rows
+                and stl.rows_read == stl.rows_rejected + stl.offences_written
+            )
+        finally:
+            _drop(dropped)
+    result["counts_ok"] = ok
+    print(json.dumps(result))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""The demo incidents are drawn by the project's own code in Alderford, and load once."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from watchhouse.crimemap import demo as crime_demo
+from watchhouse.crimemap.models import Incident
+from watchhouse.geo import demo as geo_demo
+from watchhouse.geocode import demo as address_demo
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_incidents_load_once_inside_alderford():
+    geo_demo.load(stdout=io.StringIO())
+    address_demo.load(stdout=io.StringIO())
+    out = io.StringIO()
+    crime_demo.load(stdout=out)
+    assert out.getvalue().startswith(
+        "Demo incidents: demo alderford-incidents.csv (mapping alderford-rms): 400 rows read, "
+        "0 skipped, 0 rejected; incidents 400 created"
+    )
+    incidents = Incident.objects.filter(jurisdiction__name="Alderford")
+    assert incidents.count() == 400
+    assert not incidents.filter(neighbourhood=None).exists()
+    assert not incidents.filter(beat=None).exists()
+    assert incidents.values("category").distinct().count() >= 10
+    withheld = incidents.filter(withheld=True)
+    assert withheld.exists() and not withheld.exclude(public_lat=None).exists()
+    assert not incidents.filter(withheld=False, public_lat=None).exists()
+    again = io.StringIO()
+    crime_demo.load(stdout=again)
+    assert "incidents 0 created, 0 updated, 400 unchanged" in again.getvalue()

@@ -1,0 +1,273 @@
+"""Incidents in one schema whatever their source, the hundred blocks they are shown at, and
+the reports of the imports that wrote them.
+
+Every incident keeps two locations: the exact one (``exact_*``, staff only, read through the
+audited analyst selector) and the public one (``public_*``) that the privacy rules of
+:mod:`watchhouse.crimemap.privacy` computed at import. Public pages and statistics use only
+the public columns and the area columns.
+
+Statistics are not computed from these rows per request: the columns that key them (the
+jurisdiction, the local ``occurred_date``, ``category``, the area columns, ``block`` and
+``public_h3``) are plain columns here so that pre-aggregated count tables keyed by area,
+hundred block, H3 cell, day and category can be rebuilt from them after each import.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from watchhouse.crimemap.categories import Category, CrimesAgainst
+from watchhouse.crimemap.privacy import PlaceKind, WithheldReason
+from watchhouse.crimemap.states import IncidentState
+from watchhouse.geo.models import Area, Jurisdiction
+from watchhouse.geo.points import CELL_ID_LENGTH
+
+
+class Precision(models.TextChoices):
+    """How precisely the source gives an incident's time."""
+
+    MINUTE = "minute", _("To the minute")
+    DAY = "day", _("To the day")
+    MONTH = "month", _("To the month")
+
+
+class RejectionReason(models.TextChoices):
+    """Why a row of a file was not imported."""
+
+    MISSING_TIME = "missing_time", _("No time")
+    BAD_TIME = "bad_time", _("Time not understood")
+    BAD_COORDINATES = "bad_coordinates", _("Coordinates not understood")
+    ZERO_COORDINATES = "zero_coordinates", _("Coordinates at 0, 0")
+    NO_LOCATION = "no_location", _("No location and no area")
+    OUTSIDE = "outside_jurisdiction", _("Outside the jurisdiction")
+    DUPLICATE_ID = "duplicate_id", _("Id repeated in the file")
+    CONFLICTING_ROW = "conflicting_row", _("Same id, different time or place")
+    UNKNOWN_OFFENCE = "unknown_offence", _("Offence not in the mapping")
+    NO_OFFENCE = "no_offence", _("No offence given")
+
+
+class IncidentSource(models.Model):
+    """One agency feed within a jurisdiction; source ids are unique within it."""
+
+    jurisdiction = models.ForeignKey(
+        Jurisdiction, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    slug = models.SlugField(max_length=100)
+    name = models.CharField(max_length=200)
+    format = models.CharField(max_length=100, help_text="The format of its last import.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["jurisdiction", "slug"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["jurisdiction", "slug"], name="crimemap_source_unique_slug"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImportReport(models.Model):
+    """What one import of one file did; kept for every import."""
+
+    source = models.ForeignKey(IncidentSource, on_delete=models.PROTECT, related_name="reports")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+", help_text="Empty for the command line.",
+    )  # fmt: skip
+    file_name = models.CharField(max_length=255)
+    file_sha256 = models.CharField(max_length=64)
+    format = models.CharField(max_length=100)
+    mapping = models.TextField(help_text="The mapping (TOML) the file was read with.")
+    since = models.DateField(null=True, blank=True)
+    withdraw_missing = models.BooleanField(default=False)
+    started_at = models.DateTimeField()
+    seconds = models.FloatField()
+    rows_read = models.PositiveIntegerField()
+    rows_skipped = models.PositiveIntegerField(help_text="Before --since.")
+    rows_rejected = models.PositiveIntegerField()
+    incidents_created = models.PositiveIntegerField()
+    incidents_updated = models.PositiveIntegerField()
+    incidents_unchanged = models.PositiveIntegerField()
+    incidents_withdrawn = models.PositiveIntegerField()
+    offences_written = models.PositiveIntegerField()
+    rejected_by_reason = models.JSONField(default=dict, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.format}) {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def summary(self) -> str:
+        """One line for people."""
+        return (
+            f"{self.file_name} ({self.format}): {self.rows_read} rows read, "
+            f"{self.rows_skipped} skipped, {self.rows_rejected} rejected; incidents "
+            f"{self.incidents_created} created, {self.incidents_updated} updated, "
+            f"{self.incidents_unchanged} unchanged, {self.incidents_withdrawn} withdrawn "
+            f"({self.seconds:.1f} s)."
+        )
+
+
+class ImportRejection(models.Model):
+    """One rejected row of an import (the first ones of each import are kept)."""
+
+    report = models.ForeignKey(ImportReport, on_delete=models.CASCADE, related_name="rejections")
+    row = models.PositiveIntegerField(help_text="Line of a CSV file; row of a parquet file.")
+    record_id = models.CharField(max_length=100, blank=True)
+    reason = models.CharField(max_length=30, choices=RejectionReason.choices)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["report", "row"]
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.get_reason_display()}"
+
+
+class HundredBlock(models.Model):
+    """A hundred block or intersection, with the representative point incidents there are
+    shown at: the mean of their exact points, kept as running sums."""
+
+    jurisdiction = models.ForeignKey(
+        Jurisdiction, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    name = models.CharField(max_length=200, help_text="As the public sees it: 46XX MARYLAND AVE.")
+    kind = models.CharField(max_length=20, choices=PlaceKind.choices)
+    point_count = models.PositiveIntegerField()
+    sum_lat = models.FloatField()
+    sum_lon = models.FloatField()
+    min_lat = models.FloatField()
+    min_lon = models.FloatField()
+    max_lat = models.FloatField()
+    max_lon = models.FloatField()
+    lat = models.FloatField(help_text="The public point.")
+    lon = models.FloatField()
+    h3 = models.CharField(max_length=CELL_ID_LENGTH)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["jurisdiction", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["jurisdiction", "name"], name="crimemap_block_unique_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Incident(models.Model):
+    """One incident of one source, normalised (see the module docstring)."""
+
+    jurisdiction = models.ForeignKey(
+        Jurisdiction, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    source = models.ForeignKey(
+        IncidentSource, on_delete=models.PROTECT, related_name="incidents", db_index=False
+    )
+    record_id = models.CharField(max_length=100, help_text="The source's own id of it.")
+    state = models.CharField(
+        max_length=20, choices=IncidentState.choices, default=IncidentState.ACTIVE
+    )
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    occurred_at = models.DateTimeField(help_text="When it happened (the start of the range).")
+    occurred_until = models.DateTimeField(
+        null=True, blank=True, help_text="End of the range, for day or month precision."
+    )
+    precision = models.CharField(max_length=10, choices=Precision.choices)
+    occurred_date = models.DateField(help_text="The local date of occurred_at.")
+    category = models.CharField(max_length=30, choices=Category.choices)
+    nibrs_code = models.CharField(max_length=3, blank=True)
+    crimes_against = models.CharField(max_length=10, choices=CrimesAgainst.choices, blank=True)
+    offence_label = models.CharField(max_length=200, help_text="The source's own label.")
+    offence_count = models.PositiveSmallIntegerField()
+    firearm = models.BooleanField(null=True)
+    domestic = models.BooleanField(null=True)
+    exact_address = models.CharField(max_length=200, blank=True)
+    exact_lat = models.FloatField(null=True, blank=True)
+    exact_lon = models.FloatField(null=True, blank=True)
+    withheld = models.BooleanField(default=False)
+    withheld_reason = models.CharField(max_length=20, choices=WithheldReason.choices, blank=True)
+    public_place = models.CharField(max_length=200, blank=True)
+    public_place_kind = models.CharField(max_length=20, choices=PlaceKind.choices, blank=True)
+    public_lat = models.FloatField(null=True, blank=True)
+    public_lon = models.FloatField(null=True, blank=True)
+    public_h3 = models.CharField(max_length=CELL_ID_LENGTH, blank=True)
+    block = models.ForeignKey(
+        HundredBlock, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
+    )
+    neighbourhood = models.ForeignKey(
+        Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    beat = models.ForeignKey(
+        Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    district = models.ForeignKey(
+        Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    ward = models.ForeignKey(
+        Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    area_label = models.CharField(max_length=200, blank=True, help_text="The source's area name.")
+    area_code = models.CharField(max_length=50, blank=True)
+    digest = models.BigIntegerField(help_text="Of the normalised record: unchanged rows match.")
+    report = models.ForeignKey(
+        ImportReport, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False, help_text="The import that last wrote it.",
+    )  # fmt: skip
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "record_id"], name="crimemap_incident_unique_record"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["jurisdiction", "occurred_date", "category"],
+                name="crimemap_incident_day",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.record_id} {self.get_category_display()} {self.occurred_date}"
+
+
+class Offence(models.Model):
+    """One offence of an incident, as the source coded it and as mapped."""
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="offences", db_index=False
+    )
+    position = models.PositiveSmallIntegerField(help_text="0 for the first row in the file.")
+    category = models.CharField(max_length=30, choices=Category.choices)
+    nibrs_code = models.CharField(max_length=3, blank=True)
+    crimes_against = models.CharField(max_length=10, choices=CrimesAgainst.choices, blank=True)
+    label = models.CharField(max_length=200, help_text="The source's own label.")
+    firearm = models.BooleanField(null=True)
+    withheld = models.BooleanField(default=False, help_text="This offence withholds the incident.")
+
+    class Meta:
+        ordering = ["incident", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "position"], name="crimemap_offence_unique_position"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.get_category_display()})"

@@ -1,0 +1,605 @@
+"""Importing incident files. ``actor=None`` means the command line.
+
+:func:`incidents_import` reads a file in a built-in format or through a mapping file,
+normalises it (:mod:`.normalise`), applies the privacy rules (:mod:`.privacy`) and upserts the
+incidents by source id, all in one transaction with its :class:`ImportReport` and audit entry:
+a file either imports (its bad rows listed in the report) or changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import date
+from itertools import repeat
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import h3
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.text import slugify
+
+from watchhouse.accounts.roles import Role, require_role
+from watchhouse.audit.services import audit_record
+from watchhouse.core.errors import InvalidInputError
+from watchhouse.crimemap import store
+from watchhouse.crimemap.formats import MAPPING_FORMAT, format_get
+from watchhouse.crimemap.mappings import Mapping, mapping_read
+from watchhouse.crimemap.models import (
+    HundredBlock,
+    ImportRejection,
+    ImportReport,
+    Incident,
+    IncidentSource,
+    Offence,
+)
+from watchhouse.crimemap.normalise import AREA_KINDS, Areas, Normalised, incidents_normalise
+from watchhouse.crimemap.privacy import PlaceKind, PrivacyPolicy, offset_point, privacy_policy
+from watchhouse.crimemap.readers import incidents_file_read
+from watchhouse.crimemap.states import IncidentState, transition_check
+from watchhouse.geo.models import Area, Jurisdiction
+from watchhouse.geo.points import CELL_RESOLUTION
+from watchhouse.geo.selectors import area_index, area_kind_counts
+
+if TYPE_CHECKING:
+    from watchhouse.accounts.models import User
+
+# Roles that may import incidents.
+IMPORT_ROLES = (Role.ANALYST, Role.ADMIN)
+# Incidents turned into rows at a time (bounds the memory a large file needs).
+WRITE_BATCH = 50_000
+# Rejected rows kept one by one per report (every rejection is counted by reason).
+MAX_REJECTIONS_KEPT = 1000
+
+INCIDENT_FIELDS = (
+    "state", "withdrawn_at", "occurred_at", "occurred_until", "precision", "occurred_date",
+    "category", "nibrs_code", "crimes_against", "offence_label", "offence_count", "firearm",
+    "domestic", "exact_address", "exact_lat", "exact_lon", "withheld", "withheld_reason",
+    "public_place", "public_place_kind", "public_lat", "public_lon", "public_h3", "block",
+    "neighbourhood", "beat", "district", "ward", "area_label", "area_code", "digest", "report",
+    "updated_at",
+)  # fmt: skip
+INCIDENT_KEYS = ("jurisdiction", "source", "record_id", "created_at")
+OFFENCE_FIELDS = (
+    "incident", "position", "category", "nibrs_code", "crimes_against", "label", "firearm",
+    "withheld",
+)  # fmt: skip
+BLOCK_FIELDS = (
+    "point_count", "sum_lat", "sum_lon", "min_lat", "min_lon", "max_lat", "max_lon", "lat",
+    "lon", "h3", "updated_at",
+)  # fmt: skip
+
+
+def incidents_import(
+    *,
+    actor: User | None,
+    path: Path,
+    format: str,
+    mapping: Path | None = None,
+    jurisdiction: str | None = None,
+    source: str | None = None,
+    since: date | None = None,
+    withdraw_missing: bool = False,
+    file_name: str | None = None,
+) -> ImportReport:
+    """Create, update or withdraw the incidents of one file, and report what was done.
+
+    ``format`` is a built-in format or ``"mapping"`` with ``mapping`` a mapping file. Rows
+    are matched to stored incidents by source id within ``source`` (default: the format's
+    name) of ``jurisdiction`` (default: the only one; created when named and new), so
+    importing the same file again changes nothing and a corrected row updates its incident in
+    place. ``since`` imports only rows from that local date on; ``withdraw_missing`` marks
+    the source's incidents that the file (a full export) no longer holds as withdrawn.
+
+    A file of the wrong kind or without the mapping's columns raises
+    :class:`InvalidInputError` and changes nothing; bad rows are rejected one by one and
+    listed in the report while the rest imports, in one transaction.
+    """
+    if actor is not None:
+        require_role(actor, *IMPORT_ROLES, action="import incidents")
+    if withdraw_missing and since is not None:
+        raise InvalidInputError(
+            "--withdraw-missing needs a full export, so it cannot be combined with --since."
+        )
+    chosen = _mapping_for(format, mapping)
+    shown = (file_name or path.name)[:255]
+    started_at = timezone.now()
+    clock = time.perf_counter()
+    table, row_base = incidents_file_read(path, chosen, shown=shown)
+    with path.open("rb") as handle:
+        sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
+    policy = privacy_policy()
+    place = _jurisdiction_find(jurisdiction)
+    areas = _areas(place)
+    normalised = incidents_normalise(
+        table, chosen, areas=areas, policy=policy, since=since, row_base=row_base
+    )
+    del table
+    warnings = []
+    if not areas.indexes:
+        warnings.append(
+            "The jurisdiction has no areas: incidents keep the source's area names only, and "
+            "points were not checked against the jurisdiction (import areas with import-areas)."
+        )
+
+    with transaction.atomic():
+        if place is None:
+            place = _jurisdiction_create(jurisdiction or "")
+        # Imports into one jurisdiction take turns: they share its hundred blocks.
+        place = Jurisdiction.objects.select_for_update().get(pk=place.pk)
+        feed = _source_lock(place, source or chosen.name, chosen.name)
+        report = ImportReport.objects.create(
+            source=feed, actor=actor, file_name=shown, file_sha256=sha256,
+            format=chosen.name if format != MAPPING_FORMAT else f"mapping {chosen.name}",
+            mapping=chosen.text, since=since, withdraw_missing=withdraw_missing,
+            started_at=started_at, seconds=0.0, rows_read=normalised.rows_read,
+            rows_skipped=normalised.rows_skipped, rows_rejected=normalised.rows_rejected,
+            incidents_created=0, incidents_updated=0, incidents_unchanged=0,
+            incidents_withdrawn=0, offences_written=0,
+            rejected_by_reason=normalised.rejected_by_reason, warnings=warnings,
+        )  # fmt: skip
+        writer = _Writer(
+            report=report, feed=feed, place=place, data=normalised, mapping=chosen, policy=policy
+        )
+        writer.write()
+        if withdraw_missing:
+            writer.withdraw_missing()
+        ImportRejection.objects.bulk_create(
+            [
+                ImportRejection(
+                    report=report, row=r.row, record_id=r.record_id, reason=r.reason,
+                    detail=r.detail,
+                )
+                for r in sorted(normalised.rejections, key=lambda r: r.row)[:MAX_REJECTIONS_KEPT]
+            ],
+            batch_size=500,
+        )  # fmt: skip
+        report.seconds = round(time.perf_counter() - clock, 3)
+        report.save()
+        audit_record(
+            actor=actor,
+            action="crimemap.incidents_import",
+            obj=report,
+            data={
+                "source": feed.slug,
+                "jurisdiction": place.slug,
+                "file": shown,
+                "sha256": sha256,
+                "format": report.format,
+                "since": since,
+                "withdraw_missing": withdraw_missing,
+                "rows_read": report.rows_read,
+                "rows_skipped": report.rows_skipped,
+                "rows_rejected": report.rows_rejected,
+                "created": report.incidents_created,
+                "updated": report.incidents_updated,
+                "unchanged": report.incidents_unchanged,
+                "withdrawn": report.incidents_withdrawn,
+                "rejected_by_reason": report.rejected_by_reason,
+            },
+        )
+    return report
+
+
+def _mapping_for(format: str, mapping: Path | None) -> Mapping:
+    if format == MAPPING_FORMAT:
+        if mapping is None:
+            raise InvalidInputError(
+                "The mapping format needs a mapping file (--mapping FILE.toml)."
+            )
+        return mapping_read(mapping)
+    if mapping is not None:
+        raise InvalidInputError(
+            f"A mapping file goes with --format {MAPPING_FORMAT}, not {format}."
+        )
+    return format_get(format)
+
+
+def _cells(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """The H3 cell of each point, computed once per distinct point."""
+    pairs, inverse = np.unique(np.column_stack([lat, lon]), axis=0, return_inverse=True)
+    cells = np.array([_cell(a, b) for a, b in pairs.tolist()], dtype=object)
+    return cells[inverse.ravel()]
+
+
+def _offsets(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The offset point (and its H3 cell) of each point, computed once per distinct point."""
+    pairs, inverse = np.unique(np.column_stack([lat, lon]), axis=0, return_inverse=True)
+    points = [offset_point(a, b) for a, b in pairs.tolist()]
+    o_lat = np.array([p[0] for p in points])
+    o_lon = np.array([p[1] for p in points])
+    cells = np.array([_cell(a, b) for a, b in points], dtype=object)
+    inverse = inverse.ravel()
+    return o_lat[inverse], o_lon[inverse], cells[inverse]
+
+
+def _jurisdiction_find(name: str | None) -> Jurisdiction | None:
+    """The named jurisdiction (None if it is new), or the only one there is."""
+    if name:
+        slug = slugify(name)
+        if not slug:
+            raise InvalidInputError(f"The jurisdiction name {name!r} has no letters or digits.")
+        return Jurisdiction.objects.filter(slug=slug).first()
+    existing = list(Jurisdiction.objects.order_by("slug")[:3])
+    if len(existing) == 1:
+        return existing[0]
+    if not existing:
+        raise InvalidInputError(
+            "There is no jurisdiction yet: import its areas first (import-areas), or name one "
+            "with --jurisdiction."
+        )
+    raise InvalidInputError(
+        f"There are several jurisdictions ({', '.join(j.slug for j in existing)}, …); say "
+        "which one the incidents belong to (--jurisdiction)."
+    )
+
+
+def _jurisdiction_create(name: str) -> Jurisdiction:
+    jurisdiction, _ = Jurisdiction.objects.get_or_create(
+        slug=slugify(name), defaults={"name": name.strip()}
+    )
+    return jurisdiction
+
+
+def _areas(place: Jurisdiction | None) -> Areas:
+    if place is None:
+        return Areas(indexes={}, by_label={})
+    kinds = [k for k in area_kind_counts(jurisdiction=place) if k in AREA_KINDS]
+    indexes = {kind: area_index(kind=kind, jurisdiction=place) for kind in kinds}
+    by_label: dict[str, int] = {}
+    rows = Area.objects.filter(jurisdiction=place, kind="neighbourhood").values_list(
+        "id", "slug", "code"
+    )
+    for pk, slug, _code in rows:
+        by_label[slug] = pk
+    for pk, _slug, code in rows:
+        if code and slugify(code) not in by_label:
+            by_label[slugify(code)] = pk
+    return Areas(indexes=indexes, by_label=by_label)
+
+
+def _source_lock(place: Jurisdiction, name: str, format_name: str) -> IncidentSource:
+    """The source, created if new, locked so imports into it take turns."""
+    slug = slugify(name)[:100]
+    if not slug:
+        raise InvalidInputError(f"The source name {name!r} has no letters or digits.")
+    feed, _ = IncidentSource.objects.get_or_create(
+        jurisdiction=place, slug=slug, defaults={"name": name[:200], "format": format_name}
+    )
+    feed = IncidentSource.objects.select_for_update().get(pk=feed.pk)
+    if feed.format != format_name:
+        feed.format = format_name
+        feed.save(update_fields=["format", "updated_at"])
+    return feed
+
+
+@dataclass
+class _Blocks:
+    """The blocks this import's shown incidents are at, by position in ``names``, with the
+    stored id and public point of each (NaN/"" where there is none yet)."""
+
+    names: list[str]
+    pk: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    h3: np.ndarray
+    moved: list[tuple[float, float, str, int]]  # (lat, lon, h3, id) of stored blocks that moved
+
+
+def _representative(
+    count: int,
+    sums: tuple[float, float],
+    box: tuple[float, float, float, float],
+    policy: PrivacyPolicy,
+) -> tuple[float, float, str]:
+    """A block's public point: the mean of its points once there are enough of them in more
+    than one place, else the mean's offset point (see :mod:`.privacy`)."""
+    lat, lon = sums[0] / count, sums[1] / count
+    min_lat, min_lon, max_lat, max_lon = box
+    if not ((max_lat > min_lat or max_lon > min_lon) and count >= policy.block_min_points):
+        lat, lon = offset_point(lat, lon)
+    return lat, lon, _cell(lat, lon)
+
+
+def _cell(lat: float, lon: float) -> str:
+    return str(h3.latlng_to_cell(lat, lon, CELL_RESOLUTION))
+
+
+_BLOCK_KINDS = (PlaceKind.BLOCK.value, PlaceKind.INTERSECTION.value)
+
+
+@dataclass(frozen=True)
+class _Public:
+    """What the public sees of each incident of the file (arrays by incident)."""
+
+    lat: np.ndarray
+    lon: np.ndarray
+    h3: np.ndarray
+    block: np.ndarray
+    withheld: np.ndarray
+    place_label: np.ndarray
+    place_kind: np.ndarray
+
+
+class _Writer:
+    """Writes one normalised file inside the import's transaction."""
+
+    def __init__(
+        self,
+        *,
+        report: ImportReport,
+        feed: IncidentSource,
+        place: Jurisdiction,
+        data: Normalised,
+        mapping: Mapping,
+        policy: PrivacyPolicy,
+    ) -> None:
+        self.report = report
+        self.feed = feed
+        self.place = place
+        self.data = data
+        self.mapping = mapping
+        self.policy = policy
+        self.now = timezone.now()
+        self.now_db = store.now_adapted(self.now)
+        self.existing: dict[str, tuple[int, int, str]] = {}
+
+    def write(self) -> None:
+        data = self.data
+        self.existing = {
+            sid: (pk, digest, state)
+            for sid, pk, digest, state in Incident.objects.filter(source=self.feed).values_list(
+                "record_id", "id", "digest", "state"
+            )
+        }
+        new, changed = [], []
+        digests = data.digest.tolist()
+        for i, sid in enumerate(data.record_id):
+            found = self.existing.get(sid)
+            if found is None:
+                new.append(i)
+            elif found[1] != digests[i] or found[2] != IncidentState.ACTIVE:
+                changed.append(i)
+        report = self.report
+        report.incidents_created = len(new)
+        report.incidents_updated = len(changed)
+        report.incidents_unchanged = len(data) - len(new) - len(changed)
+        written = np.array(new + changed, dtype=np.int64)
+        if written.size == 0:
+            return
+        public = self._public(written)
+        before = Incident.objects.aggregate(last=Max("id"))["last"] or 0
+        # In id order the unique (source, record_id) index grows at its end: much faster.
+        new.sort(key=data.record_id.__getitem__)
+        for batch in store.chunks(new, WRITE_BATCH):
+            columns = self._columns(np.array(batch, dtype=np.int64), public)
+            count = len(batch)
+            store.rows_insert(
+                Incident, INCIDENT_KEYS + INCIDENT_FIELDS,
+                list(zip(
+                    repeat(self.place.pk, count), repeat(self.feed.pk, count),
+                    [data.record_id[i] for i in batch], repeat(self.now_db, count), *columns,
+                    strict=True,
+                )),
+            )  # fmt: skip
+        db_id = np.full(len(data), -1, dtype=np.int64)
+        if new:
+            created = dict(
+                Incident.objects.filter(source=self.feed, id__gt=before).values_list(
+                    "record_id", "id"
+                )
+            )
+            db_id[new] = [created[data.record_id[i]] for i in new]
+        if changed:
+            db_id[changed] = [self.existing[data.record_id[i]][0] for i in changed]
+            for batch in store.chunks(changed, WRITE_BATCH):
+                columns = self._columns(np.array(batch, dtype=np.int64), public)
+                store.rows_update(
+                    Incident,
+                    INCIDENT_FIELDS,
+                    list(zip(*columns, db_id[batch].tolist(), strict=True)),
+                )
+            for chunk in store.chunks(db_id[changed].tolist()):
+                Offence.objects.filter(incident_id__in=chunk).delete()
+        self._offences(written, db_id)
+
+    def _blocks(
+        self, written: np.ndarray, shown: np.ndarray, code: np.ndarray, names: list[str]
+    ) -> _Blocks:
+        """Add the exact points of this import's shown incidents to their blocks (stored as
+        running sums), store the blocks, and give every incident of a block whose point
+        moved the new point."""
+        data = self.data
+        wanted = np.unique(code[written][shown[written]])
+        wanted = wanted[wanted >= 0]
+        size = len(names)
+        pk = np.full(size, -1, dtype=np.int64)
+        count = np.zeros(size, dtype=np.int64)
+        sums = np.zeros((2, size))
+        low = np.full((2, size), np.inf)
+        high = np.full((2, size), -np.inf)
+        stored: dict[int, tuple[float, float, str]] = {}
+        by_name = {names[c]: c for c in wanted.tolist()}
+        fields = ("id", "name", *BLOCK_FIELDS[:-1])
+        for chunk in store.chunks(sorted(by_name)):
+            for row in HundredBlock.objects.filter(
+                jurisdiction=self.place, name__in=chunk
+            ).values_list(*fields):
+                c = by_name[row[1]]
+                pk[c], count[c] = row[0], row[2]
+                sums[:, c] = row[3:5]
+                low[:, c] = row[5:7]
+                high[:, c] = row[7:9]
+                stored[c] = (row[9], row[10], row[11])
+        adds = written[shown[written] & np.isfinite(data.lat[written])]
+        if self.mapping.points_anonymised:
+            adds = adds[:0]
+        c_add = code[adds]
+        count += np.bincount(c_add, minlength=size)
+        for axis, values in enumerate((data.lat[adds], data.lon[adds])):
+            sums[axis] += np.bincount(c_add, weights=values, minlength=size)
+            np.minimum.at(low[axis], c_add, values)
+            np.maximum.at(high[axis], c_add, values)
+        lat = np.full(size, np.nan)
+        lon = np.full(size, np.nan)
+        cell = np.full(size, "", dtype=object)
+        for c, point in stored.items():
+            lat[c], lon[c], cell[c] = point
+        inserts, updates, moved = [], [], []
+        kinds = dict(zip(code.tolist(), data.place_kind, strict=True))
+        for c in np.unique(c_add).tolist():
+            point = _representative(
+                int(count[c]), (sums[0, c], sums[1, c]),
+                (low[0, c], low[1, c], high[0, c], high[1, c]), self.policy,
+            )  # fmt: skip
+            row = (
+                int(count[c]), float(sums[0, c]), float(sums[1, c]), float(low[0, c]),
+                float(low[1, c]), float(high[0, c]), float(high[1, c]), *point, self.now_db,
+            )  # fmt: skip
+            if pk[c] < 0:
+                inserts.append((self.place.pk, names[c][:200], kinds[c], self.now_db, *row))
+            else:
+                updates.append((*row, int(pk[c])))
+                if stored.get(c) != point:
+                    moved.append((*point, int(pk[c])))
+            lat[c], lon[c], cell[c] = point
+        before = HundredBlock.objects.aggregate(last=Max("id"))["last"] or 0
+        store.rows_insert(
+            HundredBlock, ("jurisdiction", "name", "kind", "created_at", *BLOCK_FIELDS), inserts
+        )
+        store.rows_update(HundredBlock, BLOCK_FIELDS, updates)
+        if inserts:
+            index = {names[c]: c for c in np.unique(c_add).tolist()}
+            for block_pk, name in HundredBlock.objects.filter(
+                jurisdiction=self.place, id__gt=before
+            ).values_list("id", "name"):
+                pk[index[name]] = block_pk
+        # Every shown incident at a block whose point moved gets the new point.
+        store.rows_update(Incident, ("public_lat", "public_lon", "public_h3"), moved, key="block")
+        return _Blocks(names=names, pk=pk, lat=lat, lon=lon, h3=cell, moved=moved)
+
+    def _public(self, written: np.ndarray) -> _Public:
+        """The public place and point the privacy rules give each written incident."""
+        data = self.data
+        size = len(data)
+        withheld = np.fromiter((bool(r) for r in data.withheld_reason), bool, count=size)
+        kind = np.array(data.place_kind, dtype=object)
+        encoded = pc.dictionary_encode(pa.array(data.place_label, type=pa.string()))
+        code = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        names = encoded.dictionary.to_pylist()
+        blockish = np.fromiter((k in _BLOCK_KINDS for k in data.place_kind), bool, count=size)
+        blockish &= ~withheld
+        lat, lon = data.lat, data.lon
+        has_point = np.isfinite(lat)
+        blocks = self._blocks(written, blockish, code, names)
+
+        pub_lat = np.full(size, np.nan)
+        pub_lon = np.full(size, np.nan)
+        pub_h3 = np.full(size, "", dtype=object)
+        block_pk = np.full(size, -1, dtype=np.int64)
+        # An incident without an exact point is known only by its area: no point for it.
+        at_block = blockish & has_point & np.isfinite(blocks.lat[np.maximum(code, 0)])
+        block_pk[at_block] = blocks.pk[code[at_block]]
+        if self.mapping.points_anonymised:
+            direct = ~withheld & has_point
+            pub_lat[direct], pub_lon[direct] = lat[direct], lon[direct]
+            pub_h3[direct] = _cells(lat[direct], lon[direct])
+            at_block &= ~direct
+        pub_lat[at_block] = blocks.lat[code[at_block]]
+        pub_lon[at_block] = blocks.lon[code[at_block]]
+        pub_h3[at_block] = blocks.h3[code[at_block]]
+        in_file = np.zeros(size, dtype=bool)
+        in_file[written] = True
+        offset = in_file & ~withheld & has_point & np.isnan(pub_lat)
+        if offset.any():
+            pub_lat[offset], pub_lon[offset], pub_h3[offset] = _offsets(lat[offset], lon[offset])
+        place_label = np.where(withheld, "", np.array(data.place_label, dtype=object))
+        place_kind = np.where(withheld, "", kind)
+        return _Public(
+            lat=pub_lat, lon=pub_lon, h3=pub_h3, block=block_pk, withheld=withheld,
+            place_label=place_label, place_kind=place_kind,
+        )  # fmt: skip
+
+    def _columns(self, written: np.ndarray, public: _Public) -> list[list[Any]]:
+        """The database values of INCIDENT_FIELDS, column by column, for ``written``."""
+        data = self.data
+        lat, lon = data.lat, data.lon
+        idx = written.tolist()
+        n = len(idx)
+        columns: list[list[Any]] = [
+            [IncidentState.ACTIVE.value] * n,
+            [None] * n,
+            store.datetimes_adapt(data.occurred_us[written]),
+            store.datetimes_adapt(data.until_us[written]),
+            [data.precision[i] for i in idx],
+            store.dates_adapt([data.local_date[i] for i in idx]),
+            [data.category[i] for i in idx],
+            [data.nibrs[i] for i in idx],
+            [data.against[i] for i in idx],
+            [data.label[i] for i in idx],
+            data.offence_count[written].tolist(),
+            store.flags(data.firearm[written]),
+            store.flags(data.domestic[written]),
+            [data.address[i] for i in idx],
+            store.floats(lat[written]),
+            store.floats(lon[written]),
+            public.withheld[written].tolist(),
+            [data.withheld_reason[i] for i in idx],
+            public.place_label[written].tolist(),
+            public.place_kind[written].tolist(),
+            store.floats(public.lat[written]),
+            store.floats(public.lon[written]),
+            public.h3[written].tolist(),
+            store.ids(public.block[written]),
+            *(store.ids(data.areas[k][written]) for k in AREA_KINDS),
+            [data.area_label[i] for i in idx],
+            [data.area_code[i] for i in idx],
+            data.digest[written].tolist(),
+            [self.report.pk] * n,
+            [self.now_db] * n,
+        ]
+        return columns
+
+    def _offences(self, written: np.ndarray, db_id: np.ndarray) -> None:
+        data = self.data
+        chosen = np.flatnonzero(np.isin(data.offence_incident, written))
+        for start in range(0, chosen.size, WRITE_BATCH):
+            part = chosen[start : start + WRITE_BATCH]
+            idx = part.tolist()
+            rows = list(
+                zip(
+                    db_id[data.offence_incident[part]].tolist(),
+                    data.offence_position[part].tolist(),
+                    [data.offence_category[i] for i in idx],
+                    [data.offence_nibrs[i] for i in idx],
+                    [data.offence_against[i] for i in idx],
+                    [data.offence_label[i] for i in idx],
+                    store.flags(data.offence_firearm[part]),
+                    data.offence_withheld[part].tolist(),
+                    strict=True,
+                )
+            )
+            store.rows_insert(Offence, OFFENCE_FIELDS, rows)
+        self.report.offences_written = int(chosen.size)
+
+    def withdraw_missing(self) -> None:
+        """Withdraw the source's active incidents that the file does not hold."""
+        transition_check(IncidentState.ACTIVE, IncidentState.WITHDRAWN)
+        seen = set(self.data.ids_seen)
+        missing = [
+            pk
+            for sid, (pk, _digest, state) in self.existing.items()
+            if state == IncidentState.ACTIVE and sid not in seen
+        ]
+        for chunk in store.chunks(missing):
+            Incident.objects.filter(id__in=chunk).update(
+                state=IncidentState.WITHDRAWN, withdrawn_at=self.now, report=self.report,
+                updated_at=self.now,
+            )  # fmt: skip
+        self.report.incidents_withdrawn = len(missing)

@@ -1,0 +1,150 @@
+"""Bulk writes of many rows: COPY or one prepared INSERT, and UPDATEs by ``executemany``.
+
+An import writes tens of thousands of incidents at a time; building a model instance per row
+and letting ``bulk_create`` prepare every field of every instance costs more than reading,
+checking and placing the rows together. These helpers take plain tuples, already in column
+order, and hand them to the database driver in batches. The SQL is plain ``INSERT … VALUES``
+and ``UPDATE … WHERE id =`` that every backend Django supports runs as is, or ``COPY`` where
+the driver offers it; column names come from the models' metadata and values go through the
+backend's own adapters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from django.db import connection, models
+
+# Rows handed to the driver per executemany call.
+BATCH = 5_000
+# Values per IN (...) list.
+IN_BATCH = 500
+
+
+def _table(model: type[models.Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _column(model: type[models.Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or field.column is None:
+        raise TypeError(f"{model.__name__}.{name} is not a column.")
+    return connection.ops.quote_name(field.column)
+
+
+def rows_insert(
+    model: type[models.Model], fields: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Insert ``rows`` (tuples of ``fields``' database values) into ``model``'s table.
+
+    Through ``COPY … FROM STDIN`` when the driver's cursor offers it (psycopg 3 on
+    PostgreSQL, where it is many times faster than any INSERT), else through one prepared
+    ``INSERT`` run by ``executemany`` (SQLite's fastest way). Either way the rows are the same
+    database values, so both paths store the same thing.
+    """
+    if not rows:
+        return
+    columns = ", ".join(_column(model, f) for f in fields)
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        copy = getattr(raw, "copy", None)
+        if copy is not None:
+            with copy(f"COPY {_table(model)} ({columns}) FROM STDIN") as stream:
+                for row in rows:
+                    stream.write_row(row)
+            return
+        marks = ", ".join(["%s"] * len(fields))
+        sql = f"INSERT INTO {_table(model)} ({columns}) VALUES ({marks})"  # noqa: S608 - names from metadata
+        for start in range(0, len(rows), BATCH):
+            cursor.executemany(sql, rows[start : start + BATCH])
+
+
+def rows_update(
+    model: type[models.Model],
+    fields: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    key: str = "id",
+) -> None:
+    """Set ``fields`` of the rows whose ``key`` (default: the primary key) is each tuple's
+    last value."""
+    if not rows:
+        return
+    sets = ", ".join(f"{_column(model, f)} = %s" for f in fields)
+    where = _column(model, key)
+    sql = f"UPDATE {_table(model)} SET {sets} WHERE {where} = %s"  # noqa: S608 - names from metadata
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), BATCH):
+            cursor.executemany(sql, rows[start : start + BATCH])
+
+
+def chunks(values: Sequence[Any], size: int = IN_BATCH) -> Iterable[Sequence[Any]]:
+    """``values`` in slices of at most ``size`` (for IN lists every backend accepts)."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def datetimes_adapt(microseconds: np.ndarray) -> list[Any]:
+    """UTC microseconds since 1970 as the database's datetime values (-1 for NULL).
+
+    Each distinct value goes through the backend's adapter. Where that adapter turns
+    whole-second times into text (SQLite), the text of all of them is made at once in the
+    same form, after checking on the first and last value that the forms agree.
+    """
+    if microseconds.size == 0:
+        return []
+    unique, inverse = np.unique(microseconds, return_inverse=True)
+    adapt = connection.ops.adapt_datetimefield_value
+    known = np.maximum(unique, 0)
+    moments = pa.array(known, type=pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    values: list[Any] | None = None
+    if not (known % 1_000_000).any():
+        # Arrow's %S shows a fraction unless the timestamps count whole seconds.
+        seconds = moments.cast(pa.timestamp("s", tz="UTC"))
+        texts = pc.strftime(seconds, format="%Y-%m-%d %H:%M:%S").to_pylist()
+        if all(adapt(moments[i].as_py()) == texts[i] for i in (0, len(texts) - 1)):
+            values = texts
+    if values is None:
+        values = [adapt(moment) for moment in moments.to_pylist()]
+    if unique[0] < 0:
+        values[0] = None
+    return [values[i] for i in inverse.tolist()]
+
+
+def dates_adapt(days: Sequence[date]) -> list[Any]:
+    """Dates as the database's date values, each distinct date converted once."""
+    adapt = connection.ops.adapt_datefield_value
+    cache: dict[date, Any] = {}
+    out = []
+    for day in days:
+        value = cache.get(day)
+        if value is None:
+            value = cache[day] = adapt(day)
+        out.append(value)
+    return out
+
+
+def now_adapted(now: datetime) -> Any:
+    """``now`` (aware) as the database's datetime value."""
+    return connection.ops.adapt_datetimefield_value(now)
+
+
+def floats(values: np.ndarray) -> list[float | None]:
+    """Floats with NaN as NULL."""
+    return [None if v != v else v for v in values.tolist()]  # noqa: PLR0124 - NaN test
+
+
+def flags(values: np.ndarray) -> list[bool | None]:
+    """1/0/-1 as True/False/NULL."""
+    table = {1: True, 0: False}
+    return [table.get(v) for v in values.tolist()]
+
+
+def ids(values: np.ndarray) -> list[int | None]:
+    """Area or other ids with -1 as NULL."""
+    return [None if v < 0 else v for v in values.tolist()]
