@@ -50,7 +50,7 @@ def test_unknown_place_values_name_no_place():
 
 
 def test_the_policy_comes_from_settings_with_safe_defaults(settings):
-    settings.WATCHHOUSE_CRIME_PRIVACY = None
+    settings.WATCHHOUSE_CRIME_PRIVACY = {}
     policy = privacy_policy()
     assert policy.withheld_categories == {"sex_offence", "family_offence"}
     assert {"11A", "36B", "90F"} <= policy.withheld_nibrs and policy.withhold_domestic
