@@ -176,6 +176,7 @@ def subscriptions_ensure(city: shapely.Geometry, count: int, seed: int) -> dict[
               address_key("email", f"resident{i}@example.org"), "{}", now, now, "")
              for i in ids],
         )  # fmt: skip
+        Endpoint.objects.mark_shared()
         with connection.cursor() as cursor:
             for sql in connection.ops.sequence_reset_sql(
                 no_style(), [Subscription, SubscriptionPlace, Endpoint]

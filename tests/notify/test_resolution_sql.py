@@ -104,6 +104,7 @@ def _random_subscriptions(tmp_path: Any, n: int = 1500) -> None:
         )
         for i, (sub, address) in enumerate(zip(subs, addresses, strict=True))
     )  # fmt: skip
+    assert Endpoint.objects.mark_shared() == 2 * 75
 
 
 def test_sql_path_writes_what_the_python_path_writes(issue, tmp_path, monkeypatch):
@@ -339,3 +340,17 @@ def test_ring_cells_bound_the_distance_of_every_point_in_them():
         assert cell.near_m <= distance <= cell.far_m
         checked += 1
     assert checked > 5_000
+
+
+def test_an_address_in_two_subscriptions_gets_one_message(issue):
+    """Saving an endpoint whose address another has (e-mail in any case) marks both as
+    sharing it, and the resolution sends that address one message, from the older one."""
+    first = subscribe(point(39.952, -89.350), email="Twin@Example.org")
+    second = subscribe(point(39.952, -89.3501), email="twin@example.org")
+    alone = subscribe(point(39.952, -89.3502), email="alone@example.org")
+    shared = dict(Endpoint.objects.values_list("subscription_id", "shared"))
+    assert shared == {first.pk: True, second.pk: True, alone.pk: False}
+    alert = issue()
+    deliveries_create(alert_id=alert.pk)
+    got = set(Delivery.objects.filter(alert=alert).values_list("subscription_id", flat=True))
+    assert got == {first.pk, alone.pk}

@@ -119,12 +119,30 @@ def address_key(channel: str, address: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+class EndpointQuerySet(models.QuerySet["Endpoint"]):
+    def mark_shared(self) -> int:
+        """Flag every endpoint whose address key another endpoint has; how many changed."""
+        twins = (
+            Endpoint.objects.order_by()
+            .values("address_key")
+            .annotate(n=models.Count("id"))
+            .filter(n__gt=1)
+            .values("address_key")
+        )
+        return Endpoint.objects.filter(address_key__in=twins, shared=False).update(shared=True)
+
+
 class Endpoint(models.Model):
     """Where a subscription's messages go on one channel (address is personal data).
 
     ``address_key`` is :func:`address_key` of the channel and address, set by :meth:`save`;
     code that writes endpoints in bulk sets it itself (the column has no default, so a row
-    without it is refused).
+    without it is refused). ``shared`` says that another endpoint has had the same key: only
+    those are grouped by address when an alert is resolved, which spares sorting the rest.
+    :meth:`save` sets it on both; after writing endpoints in bulk, call
+    ``Endpoint.objects.mark_shared()``. A flag set where no twin is left costs nothing but
+    time; one missing (two residents saving the same address at the same instant) could only
+    send that address a message twice.
     """
 
     subscription = models.ForeignKey(
@@ -138,19 +156,30 @@ class Endpoint(models.Model):
     disabled_at = models.DateTimeField(null=True, blank=True)
     disabled_reason = models.CharField(max_length=200, blank=True)
     address_key = models.BigIntegerField(editable=False)
+    shared = models.BooleanField(default=False, editable=False)
+
+    objects = EndpointQuerySet.as_manager()
 
     class Meta:
         ordering = ["subscription", "id"]
-        indexes = [models.Index(fields=["channel", "address"], name="notify_endpoint_address")]
+        indexes = [
+            models.Index(fields=["channel", "address"], name="notify_endpoint_address"),
+            models.Index(fields=["address_key"], name="notify_endpoint_key"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.channel} endpoint {self.pk}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        self.address_key = address_key(self.channel, self.address)
         update_fields = kwargs.get("update_fields")
-        if update_fields is not None and {"channel", "address"} & set(update_fields):
-            kwargs["update_fields"] = {*update_fields, "address_key"}
+        if update_fields is None or {"channel", "address"} & set(update_fields):
+            self.address_key = address_key(self.channel, self.address)
+            twins = Endpoint.objects.filter(address_key=self.address_key).exclude(pk=self.pk)
+            if twins.exists():
+                self.shared = True
+                twins.filter(shared=False).update(shared=True)
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "address_key", "shared"}
         super().save(*args, **kwargs)
 
     @property

@@ -214,21 +214,25 @@ def deliveries_insert(
         for name in ("alert", "endpoint", "subscription", "channel", "language", "status",
                      "attempts", "provider_id", "queued_at", "error")
     )  # fmt: skip
-    # One message per channel and address: the endpoint with the lowest id. Grouped by the
-    # number of the channel and address first, so the sort compares strings only for equal
-    # numbers, and then byte by byte.
-    address = "CASE WHEN e.channel = 'email' THEN LOWER(e.address) ELSE e.address END"
+    # One message per channel and address: the endpoint with the lowest id. Only endpoints
+    # that share their address with another (Endpoint.shared) need grouping; they are grouped
+    # by the number of the channel and address first, so the sort compares strings only for
+    # equal numbers, and then byte by byte. The live endpoints are read once (MATERIALIZED).
+    address = "CASE WHEN c.channel = 'email' THEN LOWER(c.address) ELSE c.address END"
     rows = (
-        "SELECT %s, r.id, r.subscription_id, r.channel, r.language, %s, 0, '', %s, '' FROM ("  # noqa: S608
-        "SELECT e.id, e.subscription_id, e.channel, m.language, ROW_NUMBER() OVER ("
-        f"PARTITION BY e.address_key, {_bytewise('e.channel')}, {_bytewise(address)} "
-        "ORDER BY e.id) AS rank "
-        f"FROM {matched} m CROSS JOIN {endpoint} e "
+        "WITH c AS MATERIALIZED (SELECT e.id, e.subscription_id, e.channel, m.language, "  # noqa: S608
+        f"e.shared, e.address_key, e.address FROM {matched} m CROSS JOIN {endpoint} e "
         "WHERE e.subscription_id = m.sid AND m.quiet = 0 "
-        "AND e.confirmed_at IS NOT NULL AND e.disabled_at IS NULL) r WHERE r.rank = 1"
+        "AND e.confirmed_at IS NOT NULL AND e.disabled_at IS NULL) "
+        "SELECT %s, r.id, r.subscription_id, r.channel, r.language, %s, 0, '', %s, '' "
+        "FROM (SELECT c.id, c.subscription_id, c.channel, c.language, 1 AS rank FROM c "
+        "WHERE c.shared = %s UNION ALL "
+        "SELECT c.id, c.subscription_id, c.channel, c.language, ROW_NUMBER() OVER ("
+        f"PARTITION BY c.address_key, {_bytewise('c.channel')}, {_bytewise(address)} "
+        "ORDER BY c.id) FROM c WHERE c.shared = %s) r WHERE r.rank = 1"
     )
     row_params = [alert_id, DeliveryStatus.QUEUED,
-                  connection.ops.adapt_datetimefield_value(queued_at)]  # fmt: skip
+                  connection.ops.adapt_datetimefield_value(queued_at), False, True]  # fmt: skip
     delivery = q(Delivery._meta.db_table)
     with connection.cursor() as cursor, _working_memory(cursor):
         cursor.execute(
