@@ -320,6 +320,15 @@ WATCHHOUSE_CAP_FEED_MAX_BYTES = env_int("WATCHHOUSE_CAP_FEED_MAX_BYTES", 2_000_0
 # Privacy policy of the public crime statistics (see watchhouse/crimemap/privacy.py for its
 # keys); what it leaves out keeps the safe defaults there.
 WATCHHOUSE_CRIME_PRIVACY: dict[str, Any] = {}
+# Largest incident export the console takes as an upload (bigger ones: the command line), and
+# the time and size limits for exports fetched from an address by import-incident-feed.
+WATCHHOUSE_CRIME_UPLOAD_MAX_BYTES = env_int("WATCHHOUSE_CRIME_UPLOAD_MAX_BYTES", 100_000_000)
+WATCHHOUSE_CRIME_FEED_TIMEOUT_SECONDS = env_int("WATCHHOUSE_CRIME_FEED_TIMEOUT_SECONDS", 60)
+WATCHHOUSE_CRIME_FEED_MAX_BYTES = env_int("WATCHHOUSE_CRIME_FEED_MAX_BYTES", 2_000_000_000)
+# Base-map tile URL template for the public crime map ({z}/{x}/{y}); empty draws boundaries only.
+WATCHHOUSE_CRIME_TILES_URL = env_str("WATCHHOUSE_CRIME_TILES_URL", "")
+# Attribution the tile server requires, shown on the map (HTML is not allowed).
+WATCHHOUSE_CRIME_TILES_ATTRIBUTION = env_str("WATCHHOUSE_CRIME_TILES_ATTRIBUTION", "")
 
 # Render public alert pages and feeds once and serve repeats from the cache (off under test,
 # where transactions never commit and so never clear it).
@@ -390,11 +399,6 @@ WATCHHOUSE_AUDIT_TRIGGERS = not TESTING
 if TESTING:
     # Fast hashing keeps the suite quick; production keeps Django's default (PBKDF2).
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-# Base-map tile URL template for the public crime map ({z}/{x}/{y}); empty draws boundaries only.
-WATCHHOUSE_CRIME_TILES_URL = env_str("WATCHHOUSE_CRIME_TILES_URL", "")
-# Attribution the tile server requires, shown on the map (HTML is not allowed).
-WATCHHOUSE_CRIME_TILES_ATTRIBUTION = env_str("WATCHHOUSE_CRIME_TILES_ATTRIBUTION", "")
 
 # The data folder shared beside the checkout (real crime and crisis data for tests/benchmarks).
 WATCHHOUSE_SHARED_DATA = Path(
