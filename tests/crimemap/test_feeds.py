@@ -39,7 +39,9 @@ def test_an_analyst_uploads_an_export_and_sees_its_report(
     assert response.status_code == 302
     assert response["Location"] == reverse("crimemap:report", args=[report.pk])
     assert (report.file_name, report.incidents_created, report.rows_rejected) == (
-        "export.csv", 2, 1
+        "export.csv",
+        2,
+        1,
     )
     page = client.get(response["Location"]).content.decode()
     assert "id T1: when &#x27;soon&#x27; is not a time in the format" in page

@@ -10,6 +10,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from watchhouse.api.auth import StaffToken
 from watchhouse.api.routers.accounts import router as accounts_router
 from watchhouse.api.routers.audit import router as audit_router
+from watchhouse.api.routers.crime import router as crime_router
 from watchhouse.api.routers.geo import router as geo_router
 from watchhouse.core.errors import InvalidInputError, WatchhouseError
 
@@ -25,6 +26,7 @@ api = NinjaAPI(
 api.add_router("/", accounts_router)
 api.add_router("/areas", geo_router)
 api.add_router("/audit", audit_router)
+api.add_router("/crime", crime_router)
 
 
 @api.exception_handler(AuthenticationError)

@@ -325,6 +325,9 @@ WATCHHOUSE_CRIME_PRIVACY: dict[str, Any] = {}
 WATCHHOUSE_CRIME_UPLOAD_MAX_BYTES = env_int("WATCHHOUSE_CRIME_UPLOAD_MAX_BYTES", 100_000_000)
 WATCHHOUSE_CRIME_FEED_TIMEOUT_SECONDS = env_int("WATCHHOUSE_CRIME_FEED_TIMEOUT_SECONDS", 60)
 WATCHHOUSE_CRIME_FEED_MAX_BYTES = env_int("WATCHHOUSE_CRIME_FEED_MAX_BYTES", 2_000_000_000)
+# Requests one client may make to the public crime statistics API per window.
+WATCHHOUSE_CRIME_API_RATE_LIMIT = env_int("WATCHHOUSE_CRIME_API_RATE_LIMIT", 600)
+WATCHHOUSE_CRIME_API_RATE_WINDOW_SECONDS = env_int("WATCHHOUSE_CRIME_API_RATE_WINDOW_SECONDS", 60)
 # Base-map tile URL template for the public crime map ({z}/{x}/{y}); empty draws boundaries only.
 WATCHHOUSE_CRIME_TILES_URL = env_str("WATCHHOUSE_CRIME_TILES_URL", "")
 # Attribution the tile server requires, shown on the map (HTML is not allowed).

@@ -13,6 +13,7 @@ urlpatterns = [
     path("alerts/", include("watchhouse.alerts.urls")),
     path("subscribe/", include("watchhouse.notify.urls")),
     path("geocode/", include("watchhouse.geocode.urls")),
+    path("crime/", include("watchhouse.crimemap.urls_public")),
     path("console/crime/", include("watchhouse.crimemap.urls")),
     path("console/", include("watchhouse.console.urls")),
     path("api/v1/", api.urls),

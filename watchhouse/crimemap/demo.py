@@ -1,11 +1,13 @@
 """Demo incidents for Alderford (the city :mod:`watchhouse.geo.demo` draws).
 
-A few hundred incidents over the last 90 days at the demo street grid's addresses
+A few thousand incidents over the last 400 days (so a period can be set against the one
+before and the same one a year earlier) at the demo street grid's addresses
 (:mod:`watchhouse.geocode.demo`), drawn with a fixed seed from a small table of NIBRS
-offences, written as a CSV in the demo agency's own export layout and imported through a
-mapping file, as an agency with its own records system would. Generated, not copied: no
-real data. Loading again the same day changes nothing; on a later day the same incidents
-move forward in time (their ids stay), so the map always shows the last 90 days.
+offences, plus a run of thefts from vehicles around a few blocks in the last month (a hot
+spot, and a rise the change test calls more than noise). They are written as a CSV in the
+demo agency's own export layout and imported through a mapping file, as an agency with its
+own records system would. Generated, not copied: no real data. Loading again the same day
+changes nothing; on a later day the same incidents move forward in time (their ids stay).
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
+from watchhouse.crimemap.rollups import rollups_refresh
 from watchhouse.crimemap.services import incidents_import
 from watchhouse.geo.demo import JURISDICTION
 from watchhouse.geocode.demo import demo_addresses
 
-INCIDENTS = 400
-DAYS = 90
+INCIDENTS = 2400
+DAYS = 400
+# The recent run of thefts from vehicles: how many, over how many days, at how many addresses.
+SPREE = (90, 30, 6)
 SEED = 2207
 # (NIBRS code, the demo agency's own label, relative frequency, firearm share).
 OFFENCES = (
@@ -81,8 +86,15 @@ def demo_rows(today: datetime) -> list[dict[str, str]]:
     days = rng.integers(0, DAYS, size=INCIDENTS)
     minutes = rng.integers(0, 24 * 60, size=INCIDENTS)
     chance = rng.random((INCIDENTS, 2))
+    spree, spree_days, spree_places = SPREE
+    spree_at = rng.choice(len(addresses), size=spree_places, replace=False)
+    picks = np.concatenate([picks, np.zeros(spree, dtype=int)])  # theft from vehicle
+    places = np.concatenate([places, spree_at[rng.integers(0, spree_places, size=spree)]])
+    days = np.concatenate([days, rng.integers(0, spree_days, size=spree)])
+    minutes = np.concatenate([minutes, rng.integers(17 * 60, 24 * 60, size=spree)])
+    chance = np.concatenate([chance, np.ones((spree, 2))])
     rows = []
-    for n in range(INCIDENTS):
+    for n in range(INCIDENTS + spree):
         code, label, _, gun_share = OFFENCES[int(picks[n])]
         address, lat, lon = addresses[int(places[n])]
         when = today - timedelta(days=int(days[n])) + timedelta(minutes=int(minutes[n]))
@@ -120,4 +132,6 @@ def load(*, stdout: Any) -> None:
             actor=None, path=path, format="mapping", mapping=mapping,
             jurisdiction=JURISDICTION, source="demo", file_name="demo alderford-incidents.csv",
         )  # fmt: skip
+    # The counts now, so the statistics are there before the first worker runs.
+    rollups_refresh(source_id=report.source_id)
     stdout.write(f"Demo incidents: {report.summary}")

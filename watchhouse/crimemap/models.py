@@ -248,7 +248,11 @@ class Incident(models.Model):
 
 
 class Offence(models.Model):
-    """One offence of an incident, as the source coded it and as mapped."""
+    """One offence of an incident with several, as the source coded it and as mapped.
+
+    An incident with one offence has no offence rows: its own columns (category, nibrs_code,
+    crimes_against, offence_label, firearm) are that offence, at position 0.
+    """
 
     incident = models.ForeignKey(
         Incident, on_delete=models.CASCADE, related_name="offences", db_index=False
@@ -271,3 +275,152 @@ class Offence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.get_category_display()})"
+
+
+# Pre-aggregated counts (see :mod:`watchhouse.crimemap.rollups`).
+
+
+class CountSpan(models.TextChoices):
+    """How many days a pre-aggregated count covers."""
+
+    DAY = "day", _("One day")
+    MONTH = "month", _("One calendar month")
+
+
+class RollupCount(models.Model):
+    """What every pre-aggregated count holds: one source's active incidents of one day or one
+    month (``day`` is the month's first day) and of one category ('' for every category)."""
+
+    source = models.ForeignKey(
+        IncidentSource, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    jurisdiction = models.ForeignKey(
+        Jurisdiction, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    span = models.CharField(max_length=5, choices=CountSpan.choices)
+    day = models.DateField()
+    category = models.CharField(max_length=30, blank=True)
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        abstract = True
+
+
+class AreaColumns(models.Model):
+    """The areas of each kind the counted incidents lie in, one column per kind (empty where
+    the jurisdiction has none), so that one row serves the city and every area."""
+
+    neighbourhood = models.ForeignKey(
+        Area, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    beat = models.ForeignKey(
+        Area, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    district = models.ForeignKey(
+        Area, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    ward = models.ForeignKey(
+        Area, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+
+    class Meta:
+        abstract = True
+
+
+class CrimeCount(RollupCount):
+    """Incidents by day or month, category and area (empty: the whole jurisdiction, else one
+    row per area of each kind); withheld incidents included."""
+
+    area = models.ForeignKey(
+        Area, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    area_kind = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["area", "span", "day"], name="crimemap_count_day"),
+            models.Index(fields=["area_kind", "span", "day"], name="crimemap_count_kind"),
+            models.Index(fields=["source"], name="crimemap_count_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.category or '*'}: {self.count}"
+
+
+class BlockCount(RollupCount, AreaColumns):
+    """Public incidents by hundred block; withheld incidents are never in it."""
+
+    block = models.ForeignKey(
+        HundredBlock, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["span", "day"], name="crimemap_blockcount_day"),
+            models.Index(fields=["neighbourhood", "span", "day"], name="crimemap_blockcount_hood"),
+            models.Index(fields=["ward", "span", "day"], name="crimemap_blockcount_ward"),
+            models.Index(fields=["source"], name="crimemap_blockcount_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.block_id}: {self.count}"
+
+
+class CellCount(RollupCount, AreaColumns):
+    """Public incidents by H3 cell; withheld ones are never in it. Resolution 9 rows carry
+    their areas; resolution 8 and 7 rows are for the whole jurisdiction (areas empty)."""
+
+    resolution = models.PositiveSmallIntegerField()
+    cell = models.CharField(max_length=CELL_ID_LENGTH)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["resolution", "span", "day"], name="crimemap_cellcount_day"),
+            models.Index(fields=["neighbourhood", "span", "day"], name="crimemap_cellcount_hood"),
+            models.Index(fields=["ward", "span", "day"], name="crimemap_cellcount_ward"),
+            models.Index(fields=["source"], name="crimemap_cellcount_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.cell}: {self.count}"
+
+
+class HourCount(RollupCount, AreaColumns):
+    """Public incidents timed to the minute, by local weekday (0 is Monday) and hour."""
+
+    weekday = models.PositiveSmallIntegerField()
+    hour = models.PositiveSmallIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["span", "day"], name="crimemap_hourcount_day"),
+            models.Index(fields=["neighbourhood", "span", "day"], name="crimemap_hourcount_hood"),
+            models.Index(fields=["ward", "span", "day"], name="crimemap_hourcount_ward"),
+            models.Index(fields=["source"], name="crimemap_hourcount_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.weekday} {self.hour}h: {self.count}"
+
+
+class CellParent(models.Model):
+    """The resolution 8 and 7 parents of a resolution 9 cell, so that SQL can roll cells up
+    without H3 functions in the database."""
+
+    cell = models.CharField(max_length=CELL_ID_LENGTH, primary_key=True)
+    parent8 = models.CharField(max_length=CELL_ID_LENGTH)
+    parent7 = models.CharField(max_length=CELL_ID_LENGTH)
+
+    def __str__(self) -> str:
+        return self.cell
+
+
+class CalendarDay(models.Model):
+    """The first day of the month of each day counts exist for, so that SQL can sum day
+    counts into months without date functions (which SQLite runs in Python, row by row)."""
+
+    day = models.DateField(primary_key=True)
+    month = models.DateField()
+
+    def __str__(self) -> str:
+        return f"{self.day} ({self.month:%Y-%m})"

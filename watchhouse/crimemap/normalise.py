@@ -15,7 +15,7 @@ coordinates, then location, then offence, then duplicate or conflicting ids.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -131,7 +131,7 @@ def _mix(h: np.ndarray, value: np.ndarray) -> np.ndarray:
     return x
 
 
-def _string_hash(values: list[str | None]) -> np.ndarray:
+def _string_hash(values: Sequence[str | None]) -> np.ndarray:
     out = np.empty(len(values), dtype=np.uint64)
     for i, value in enumerate(values):
         out[i] = (
@@ -225,10 +225,21 @@ def _as_number(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 def _lookup(array: pa.Array, convert: Callable[[str], object], default: object) -> list[object]:
     """``convert`` applied to each distinct value, spread back over the rows."""
+    return _lookup_array(array, convert, default, object).tolist()
+
+
+def _lookup_array(
+    array: pa.Array, convert: Callable[[str], object], default: object, dtype: type
+) -> np.ndarray:
+    """:func:`_lookup` as an array of ``dtype``."""
     encoded = pc.dictionary_encode(array)
-    table = [convert(v) for v in encoded.dictionary.to_pylist()]
-    indices = pc.fill_null(encoded.indices, -1).to_numpy()
-    return [table[i] if i >= 0 else default for i in indices]
+    table: np.ndarray = np.empty(len(encoded.dictionary) + 1, dtype=dtype)
+    # One by one: a converted value may itself be a sequence (a place), not a row of them.
+    for k, value in enumerate(encoded.dictionary.to_pylist()):
+        table[k] = convert(value)
+    table[-1] = default
+    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    return table[np.where(indices >= 0, indices, table.size - 1)]
 
 
 def _flag(array: pa.Array | None, mapping: Mapping, size: int) -> np.ndarray:
@@ -242,7 +253,7 @@ def _flag(array: pa.Array | None, mapping: Mapping, size: int) -> np.ndarray:
         folded = value.casefold()
         return 1 if folded in mapping.true_values else 0 if folded in mapping.false_values else -1
 
-    return np.array(_lookup(_as_text(array), convert, -1), dtype=np.int8)
+    return _lookup_array(_as_text(array), convert, -1, np.int8)
 
 
 class _Rows:
@@ -373,7 +384,7 @@ def incidents_normalise(
         if why:
             reason[mask] = str(why)
 
-    result.record_id = [ids[i] for i in heads]
+    result.record_id = _pick(ids, heads)
     result.occurred_us = _to_utc_us(start_local[heads], mapping.time_zone)
     until_local = _until(start_local[heads], precision[heads])
     result.until_us = np.where(
@@ -383,10 +394,10 @@ def incidents_normalise(
     result.local_date = (
         (start_local[heads] // 86400).astype("datetime64[D]").astype(object).tolist()
     )
-    result.category = [offences.category[i] for i in primary]
-    result.nibrs = [offences.nibrs[i] for i in primary]
-    result.against = [offences.against[i] for i in primary]
-    result.label = [offences.label[i] for i in primary]
+    result.category = offences.pick("category", primary)
+    result.nibrs = offences.pick("nibrs", primary)
+    result.against = offences.pick("against", primary)
+    result.label = _pick(offences.label, primary)
     result.offence_count = counts.astype(np.int64)
     result.firearm = firearm.astype(np.int8)
     result.domestic = domestic_any.astype(np.int8)
@@ -404,13 +415,21 @@ def incidents_normalise(
 
     result.offence_incident = owner.astype(np.int64)
     result.offence_position = position.astype(np.int64)
-    result.offence_category = [offences.category[i] for i in order]
-    result.offence_nibrs = [offences.nibrs[i] for i in order]
-    result.offence_against = [offences.against[i] for i in order]
-    result.offence_label = [offences.label[i] for i in order]
+    result.offence_category = offences.pick("category", order)
+    result.offence_nibrs = offences.pick("nibrs", order)
+    result.offence_against = offences.pick("against", order)
+    result.offence_label = _pick(offences.label, order)
     result.offence_firearm = offences.firearm[order]
     result.offence_withheld = offences.withheld[order]
-    result.digest = _digest(result, heads.size)
+    # Hashes of the columns known by a few distinct values, for the digest.
+    coded = {
+        name: _string_hash(offences.coding[name].tolist())[offences.combination]
+        for name in ("category", "nibrs", "against")
+    }
+    known = {f"offence_{name}": values[order] for name, values in coded.items()}
+    known |= {name: values[primary] for name, values in coded.items()}
+    known["precision"] = _string_hash(_PRECISIONS)[precision[heads]]
+    result.digest = _digest(result, heads.size, known)
     return result
 
 
@@ -425,9 +444,9 @@ def _ids(table: pa.Table, mapping: Mapping, size: int) -> list[str]:
         if mapping.id_column
         else [None] * size
     )
+    if None not in given:
+        return given  # type: ignore[return-value]
     missing = np.array([v is None for v in given], dtype=bool)
-    if not missing.any():
-        return [str(v) for v in given]
     columns = [_array(table, c) for c in mapping.columns if c != mapping.id_column]
     digest = _hash_rows(columns, size)
     which = np.flatnonzero(missing)
@@ -650,7 +669,7 @@ def _label_areas(
 
     for text in (code, label):
         if text is not None:
-            ids = np.array(_lookup(text, area_of, NO_AREA), dtype=np.int64)
+            ids = _lookup_array(text, area_of, NO_AREA, np.int64)
             found = np.where(found >= 0, found, ids)
     return found
 
@@ -734,9 +753,8 @@ def _texts(array: pa.Array | None, heads: np.ndarray) -> list[str]:
 
 @dataclass
 class _Offences:
-    category: list[str]
-    nibrs: list[str]
-    against: list[str]
+    combination: np.ndarray  # per row: which distinct combination of offence values
+    coding: dict[str, np.ndarray]  # category, nibrs, against -> value per combination
     label: list[str]
     rank: np.ndarray
     firearm: np.ndarray
@@ -744,6 +762,10 @@ class _Offences:
     by_rule: np.ndarray
     by_category: np.ndarray
     by_nibrs: np.ndarray
+
+    def pick(self, name: str, rows: np.ndarray) -> list[str]:
+        """The ``name`` coding (category, nibrs or against) of each of ``rows``."""
+        return self.coding[name][self.combination[rows]].tolist()
 
 
 def _offences(
@@ -804,9 +826,12 @@ def _offences(
         _array(table, mapping.firearm_column) if mapping.firearm_column else None, mapping, size
     )
     return _Offences(
-        category=[category[i] for i in inverse],
-        nibrs=[nibrs[i] for i in inverse],
-        against=[against[i] for i in inverse],
+        combination=inverse.ravel(),
+        coding={
+            "category": np.array(category, dtype=object),
+            "nibrs": np.array(nibrs, dtype=object),
+            "against": np.array(against, dtype=object),
+        },
         label=label_values,
         rank=ranks,
         firearm=firearm,
@@ -815,6 +840,11 @@ def _offences(
         by_category=by_category,
         by_nibrs=by_nibrs,
     )
+
+
+def _pick(values: list[str], rows: np.ndarray) -> list[str]:
+    """``values[i]`` for each ``i`` of ``rows``, taken in C rather than one by one."""
+    return np.array(values, dtype=object)[rows].tolist()
 
 
 def _resolve(
@@ -875,9 +905,9 @@ def _group(
     good = np.flatnonzero(rows.ok)
     if good.size == 0:
         return np.full(rows.size, -1, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    encoded = pc.dictionary_encode(pa.array([ids[i] for i in good]))
+    encoded = pc.dictionary_encode(pa.array(_pick(ids, good), type=pa.string()))
     code = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    _, first = np.unique(code, return_index=True)
+    first = _first_rows(code, len(encoded.dictionary))
     head_of = good[first][code]
     repeated = head_of != good
     if mapping.rows == "offence":
@@ -911,6 +941,21 @@ def _group(
     return incident_of, heads
 
 
+def _first_rows(code: np.ndarray, count: int) -> np.ndarray:
+    """The row where each of the ``count`` dictionary codes first appears, by code.
+
+    Arrow numbers a dictionary's values in the order they first appear, so those rows are
+    where the code passes every code before it; checked, with sorting as the fallback.
+    """
+    if code.size:
+        seen = np.maximum.accumulate(code)
+        fresh = np.concatenate(([True], code[1:] > seen[:-1]))
+        first = np.flatnonzero(fresh)
+        if first.size == count and np.array_equal(code[first], np.arange(count)):
+            return first
+    return np.unique(code, return_index=True)[1]
+
+
 def _argmin_per_group(values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Offset of the smallest value in each group (the first on a tie)."""
     group = np.repeat(np.arange(starts.size), counts)
@@ -919,28 +964,34 @@ def _argmin_per_group(values: np.ndarray, starts: np.ndarray, counts: np.ndarray
     return first - starts
 
 
-def _digest(result: Normalised, count: int) -> np.ndarray:
+def _digest(result: Normalised, count: int, known: dict[str, np.ndarray]) -> np.ndarray:
     """A 64-bit digest per incident of everything the import writes for it, so a row that
-    did not change is recognised without comparing columns."""
-    text_columns = [
-        result.precision, result.category, result.nibrs, result.against, result.label,
-        result.address, result.withheld_reason, result.place_kind, result.place_label,
-        result.area_label, result.area_code,
+    did not change is recognised without comparing columns.
+
+    ``known`` holds the hashes of some text columns by name, already computed from their
+    few distinct values; they equal what hashing the column gives.
+    """
+
+    def text(name: str) -> pa.Array | np.ndarray:
+        if name in known:
+            return known[name]
+        return pa.array(getattr(result, name), type=pa.string())
+
+    columns: list[pa.Array | np.ndarray] = [
+        text(name)
+        for name in (
+            "precision", "category", "nibrs", "against", "label", "address",
+            "withheld_reason", "place_kind", "place_label", "area_label", "area_code",
+        )
     ]  # fmt: skip
-    columns: list[pa.Array | np.ndarray] = [pa.array(c, type=pa.string()) for c in text_columns]
     columns += [
         result.occurred_us, result.until_us, result.offence_count, result.firearm,
         result.domestic, result.lat, result.lon, *result.areas.values(),
     ]  # fmt: skip
     digest = _hash_rows(columns, count)
     offence_columns: list[pa.Array | np.ndarray] = [
-        pa.array(c, type=pa.string())
-        for c in (
-            result.offence_category,
-            result.offence_nibrs,
-            result.offence_against,
-            result.offence_label,
-        )
+        text(name)
+        for name in ("offence_category", "offence_nibrs", "offence_against", "offence_label")
     ]
     offence_columns += [
         result.offence_position,

@@ -12,7 +12,6 @@ import hashlib
 import time
 from dataclasses import dataclass
 from datetime import date
-from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Count, Max, Min
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -57,15 +56,15 @@ WRITE_BATCH = 50_000
 # Rejected rows kept one by one per report (every rejection is counted by reason).
 MAX_REJECTIONS_KEPT = 1000
 
+# What an import writes of each incident (the same for every incident of an import:
+# Writer._fixed).
 INCIDENT_FIELDS = (
-    "state", "withdrawn_at", "occurred_at", "occurred_until", "precision", "occurred_date",
-    "category", "nibrs_code", "crimes_against", "offence_label", "offence_count", "firearm",
-    "domestic", "exact_address", "exact_lat", "exact_lon", "withheld", "withheld_reason",
-    "public_place", "public_place_kind", "public_lat", "public_lon", "public_h3", "block",
-    "neighbourhood", "beat", "district", "ward", "area_label", "area_code", "digest", "report",
-    "updated_at",
+    "occurred_at", "occurred_until", "precision", "occurred_date", "category", "nibrs_code",
+    "crimes_against", "offence_label", "offence_count", "firearm", "domestic", "exact_address",
+    "exact_lat", "exact_lon", "withheld", "withheld_reason", "public_place",
+    "public_place_kind", "public_lat", "public_lon", "public_h3", "block", "neighbourhood",
+    "beat", "district", "ward", "area_label", "area_code", "digest",
 )  # fmt: skip
-INCIDENT_KEYS = ("jurisdiction", "source", "record_id", "created_at")
 OFFENCE_FIELDS = (
     "incident", "position", "category", "nibrs_code", "crimes_against", "label", "firearm",
     "withheld",
@@ -99,7 +98,8 @@ def incidents_import(
 
     A file of the wrong kind or without the mapping's columns raises
     :class:`InvalidInputError` and changes nothing; bad rows are rejected one by one and
-    listed in the report while the rest imports, in one transaction.
+    listed in the report while the rest imports, in one transaction. Once it commits, a task
+    rebuilds the source's pre-aggregated counts for the statistics.
     """
     if actor is not None:
         require_role(actor, *IMPORT_ROLES, action="import incidents")
@@ -147,9 +147,10 @@ def incidents_import(
         writer = _Writer(
             report=report, feed=feed, place=place, data=normalised, mapping=chosen, policy=policy
         )
-        writer.write()
-        if withdraw_missing:
-            writer.withdraw_missing()
+        with store.bulk_writes():
+            writer.write()
+            if withdraw_missing:
+                writer.withdraw_missing()
         ImportRejection.objects.bulk_create(
             [
                 ImportRejection(
@@ -184,6 +185,15 @@ def incidents_import(
                 "rejected_by_reason": report.rejected_by_reason,
             },
         )
+
+        def refresh_counts() -> None:
+            # The statistics read pre-aggregated counts; they follow within the worker's
+            # reach rather than holding up the import (see crimemap/rollups.py).
+            from watchhouse.crimemap.tasks import rollups_refresh_task
+
+            rollups_refresh_task.enqueue(feed.pk)
+
+        transaction.on_commit(refresh_counts)
     return report
 
 
@@ -349,6 +359,7 @@ class _Writer:
         self.now = timezone.now()
         self.now_db = store.now_adapted(self.now)
         self.existing: dict[str, tuple[int, int, str]] = {}
+        self._objects: dict[str, np.ndarray] = {}
 
     def write(self) -> None:
         data = self.data
@@ -358,14 +369,7 @@ class _Writer:
                 "record_id", "id", "digest", "state"
             )
         }
-        new, changed = [], []
-        digests = data.digest.tolist()
-        for i, sid in enumerate(data.record_id):
-            found = self.existing.get(sid)
-            if found is None:
-                new.append(i)
-            elif found[1] != digests[i] or found[2] != IncidentState.ACTIVE:
-                changed.append(i)
+        new, changed = self._sort_out()
         report = self.report
         report.incidents_created = len(new)
         report.incidents_updated = len(changed)
@@ -375,27 +379,21 @@ class _Writer:
             return
         public = self._public(written)
         before = Incident.objects.aggregate(last=Max("id"))["last"] or 0
-        # In id order the unique (source, record_id) index grows at its end: much faster.
-        new.sort(key=data.record_id.__getitem__)
+        created = {
+            "jurisdiction": self.place.pk, "source": self.feed.pk, "created_at": self.now_db,
+            **self._fixed(),
+        }  # fmt: skip
         for batch in store.chunks(new, WRITE_BATCH):
             columns = self._columns(np.array(batch, dtype=np.int64), public)
-            count = len(batch)
             store.rows_insert(
-                Incident, INCIDENT_KEYS + INCIDENT_FIELDS,
-                list(zip(
-                    repeat(self.place.pk, count), repeat(self.feed.pk, count),
-                    [data.record_id[i] for i in batch], repeat(self.now_db, count), *columns,
-                    strict=True,
-                )),
-            )  # fmt: skip
+                Incident,
+                ("record_id", *INCIDENT_FIELDS),
+                list(zip([data.record_id[i] for i in batch], *columns, strict=True)),
+                fixed=created,
+            )
         db_id = np.full(len(data), -1, dtype=np.int64)
         if new:
-            created = dict(
-                Incident.objects.filter(source=self.feed, id__gt=before).values_list(
-                    "record_id", "id"
-                )
-            )
-            db_id[new] = [created[data.record_id[i]] for i in new]
+            db_id[new] = self._created_ids(new, before)
         if changed:
             db_id[changed] = [self.existing[data.record_id[i]][0] for i in changed]
             for batch in store.chunks(changed, WRITE_BATCH):
@@ -404,10 +402,43 @@ class _Writer:
                     Incident,
                     INCIDENT_FIELDS,
                     list(zip(*columns, db_id[batch].tolist(), strict=True)),
+                    fixed=self._fixed(),
                 )
             for chunk in store.chunks(db_id[changed].tolist()):
                 Offence.objects.filter(incident_id__in=chunk).delete()
         self._offences(written, db_id)
+
+    def _sort_out(self) -> tuple[list[int], list[int]]:
+        """The file's new incidents (in source id order) and its changed ones."""
+        data = self.data
+        if not self.existing:
+            record_ids = pa.array(data.record_id, type=pa.string())
+            # In id order the unique (source, record_id) index grows at its end: much faster.
+            return pc.array_sort_indices(record_ids).to_numpy().tolist(), []
+        new, changed = [], []
+        active = IncidentState.ACTIVE
+        for i, (sid, digest) in enumerate(zip(data.record_id, data.digest.tolist(), strict=True)):
+            found = self.existing.get(sid)
+            if found is None:
+                new.append(i)
+            elif found[1] != digest or found[2] != active:
+                changed.append(i)
+        new.sort(key=data.record_id.__getitem__)
+        return new, changed
+
+    def _created_ids(self, new: list[int], before: int) -> np.ndarray | list[int]:
+        """The ids the rows of ``new`` (inserted in that order after id ``before``) got.
+
+        Rows inserted by one statement take ids in insertion order; when this source's new
+        ids are exactly one unbroken run, no other writer took an id in between and the
+        run is theirs in order, which saves reading every id back.
+        """
+        fresh = Incident.objects.filter(source=self.feed, id__gt=before)
+        span = fresh.aggregate(low=Min("id"), high=Max("id"), count=Count("id"))
+        if span["count"] == len(new) and span["high"] - span["low"] + 1 == len(new):
+            return np.arange(span["low"], span["high"] + 1, dtype=np.int64)
+        created = dict(fresh.values_list("record_id", "id"))
+        return [created[self.data.record_id[i]] for i in new]
 
     def _blocks(
         self, written: np.ndarray, shown: np.ndarray, code: np.ndarray, names: list[str]
@@ -488,12 +519,14 @@ class _Writer:
         """The public place and point the privacy rules give each written incident."""
         data = self.data
         size = len(data)
-        withheld = np.fromiter((bool(r) for r in data.withheld_reason), bool, count=size)
+        withheld = np.array(data.withheld_reason, dtype=object) != ""
         kind = np.array(data.place_kind, dtype=object)
         encoded = pc.dictionary_encode(pa.array(data.place_label, type=pa.string()))
         code = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         names = encoded.dictionary.to_pylist()
-        blockish = np.fromiter((k in _BLOCK_KINDS for k in data.place_kind), bool, count=size)
+        blockish = np.zeros(size, dtype=bool)
+        for block_kind in _BLOCK_KINDS:
+            blockish |= kind == block_kind
         blockish &= ~withheld
         lat, lon = data.lat, data.lon
         has_point = np.isfinite(lat)
@@ -530,27 +563,24 @@ class _Writer:
         """The database values of INCIDENT_FIELDS, column by column, for ``written``."""
         data = self.data
         lat, lon = data.lat, data.lon
-        idx = written.tolist()
-        n = len(idx)
-        columns: list[list[Any]] = [
-            [IncidentState.ACTIVE.value] * n,
-            [None] * n,
+        text = self._text
+        return [
             store.datetimes_adapt(data.occurred_us[written]),
             store.datetimes_adapt(data.until_us[written]),
-            [data.precision[i] for i in idx],
-            store.dates_adapt([data.local_date[i] for i in idx]),
-            [data.category[i] for i in idx],
-            [data.nibrs[i] for i in idx],
-            [data.against[i] for i in idx],
-            [data.label[i] for i in idx],
+            text("precision", written),
+            store.dates_adapt(text("local_date", written)),
+            text("category", written),
+            text("nibrs", written),
+            text("against", written),
+            text("label", written),
             data.offence_count[written].tolist(),
             store.flags(data.firearm[written]),
             store.flags(data.domestic[written]),
-            [data.address[i] for i in idx],
+            text("address", written),
             store.floats(lat[written]),
             store.floats(lon[written]),
             public.withheld[written].tolist(),
-            [data.withheld_reason[i] for i in idx],
+            text("withheld_reason", written),
             public.place_label[written].tolist(),
             public.place_kind[written].tolist(),
             store.floats(public.lat[written]),
@@ -558,35 +588,55 @@ class _Writer:
             public.h3[written].tolist(),
             store.ids(public.block[written]),
             *(store.ids(data.areas[k][written]) for k in AREA_KINDS),
-            [data.area_label[i] for i in idx],
-            [data.area_code[i] for i in idx],
+            text("area_label", written),
+            text("area_code", written),
             data.digest[written].tolist(),
-            [self.report.pk] * n,
-            [self.now_db] * n,
         ]
-        return columns
+
+    def _text(self, name: str, written: np.ndarray) -> list[Any]:
+        """The values of the list ``name`` of the normalised file for ``written``."""
+        column = self._objects.get(name)
+        if column is None:
+            column = self._objects[name] = np.array(getattr(self.data, name), dtype=object)
+        return column[written].tolist()
+
+    def _fixed(self) -> dict[str, Any]:
+        """The database values every incident this import writes gets alike."""
+        return {
+            "state": IncidentState.ACTIVE.value, "withdrawn_at": None,
+            "report": self.report.pk, "updated_at": self.now_db,
+        }  # fmt: skip
 
     def _offences(self, written: np.ndarray, db_id: np.ndarray) -> None:
+        """Store the offences of the written incidents that have several.
+
+        An incident with one offence already holds all of it (category, NIBRS code, group,
+        label, firearm), so only incidents with several get :class:`Offence` rows; the
+        report counts every offence of the written incidents.
+        """
         data = self.data
-        chosen = np.flatnonzero(np.isin(data.offence_incident, written))
+        self.report.offences_written = int(data.offence_count[written].sum())
+        several = np.zeros(len(data), dtype=bool)
+        several[written] = data.offence_count[written] > 1
+        chosen = np.flatnonzero(several[data.offence_incident])
+        # In incident id order the unique (incident, position) index grows at its end.
+        chosen = chosen[np.argsort(db_id[data.offence_incident[chosen]], kind="stable")]
         for start in range(0, chosen.size, WRITE_BATCH):
             part = chosen[start : start + WRITE_BATCH]
-            idx = part.tolist()
             rows = list(
                 zip(
                     db_id[data.offence_incident[part]].tolist(),
                     data.offence_position[part].tolist(),
-                    [data.offence_category[i] for i in idx],
-                    [data.offence_nibrs[i] for i in idx],
-                    [data.offence_against[i] for i in idx],
-                    [data.offence_label[i] for i in idx],
+                    self._text("offence_category", part),
+                    self._text("offence_nibrs", part),
+                    self._text("offence_against", part),
+                    self._text("offence_label", part),
                     store.flags(data.offence_firearm[part]),
                     data.offence_withheld[part].tolist(),
                     strict=True,
                 )
             )
             store.rows_insert(Offence, OFFENCE_FIELDS, rows)
-        self.report.offences_written = int(chosen.size)
 
     def withdraw_missing(self) -> None:
         """Withdraw the source's active incidents that the file does not hold."""
