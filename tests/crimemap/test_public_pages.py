@@ -244,3 +244,30 @@ def test_area_filter_counts_what_the_area_page_counts(client, demo):
     assert filtered.context["summary"]["total"] == own.context["summary"]["total"]
     assert filtered.context["blocks"] == own.context["blocks"]
     assert f'<option value="{area.pk}" selected>' in filtered.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("p_value", "shown"), [(0.00001, "(p &lt; 0.001)"), (0.0312, "(p = 0.031)")]
+)
+def test_a_tiny_p_value_is_shown_as_below_a_thousandth(p_value, shown):
+    """A change test's p-value too small to print with three decimals reads "p < 0.001",
+    never "p = 0.000"."""
+    from datetime import date
+
+    from django.template.loader import render_to_string
+
+    summary = {
+        "total": 120, "previous_covered": True, "previous": {"total": 60},
+        "previous_from": date(2026, 1, 1), "previous_to": date(2026, 3, 31),
+        "change_percent": 100.0, "change": {"significant": True, "p_value": p_value},
+        "last_year_covered": False, "half_on_blocks": None, "by_category": [],
+    }  # fmt: skip
+    html = render_to_string(
+        "crimemap/_summary.html",
+        {
+            "summary": summary,
+            "filter": {"date_from": date(2026, 4, 1), "date_to": date(2026, 6, 29)},
+        },
+    )
+    assert shown in html
+    assert "0.000" not in html
