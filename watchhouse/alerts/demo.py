@@ -54,8 +54,10 @@ def _subscribers() -> int:
     for email, language, places in DEMO_SUBSCRIBERS:
         if Endpoint.objects.filter(channel="email", address=email).exists():
             continue
+        # Ana also takes the weekly crime digest of her street.
+        digest = {"crime_digest"} if email.startswith("ana@") else set()
         subscription, endpoints = subscription_create(
-            choices=Choices(categories=frozenset({"alert", "advisory", "traffic"}),
+            choices=Choices(categories=frozenset({"alert", "advisory", "traffic", *digest}),
                             language=language, places=places),
             email=email,
         )  # fmt: skip

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET
 
 from watchhouse.crimemap import stats
 from watchhouse.crimemap.categories import Category
+from watchhouse.crimemap.digest import area_page_digests
 from watchhouse.crimemap.privacy import privacy_policy
 from watchhouse.crimemap.rollups import AREA_KINDS
 from watchhouse.geo import selectors as geo_selectors
@@ -34,6 +35,8 @@ from watchhouse.geo.svg import svg_map
 
 # Hundred blocks listed in the table of blocks with the most incidents.
 TOP_BLOCKS = 10
+# Offences listed in the table of offences counted most often.
+TOP_OFFENCES = 20
 # The kind of area the map draws and the areas table lists, when there are areas of it.
 MAP_KIND = AreaKind.NEIGHBOURHOOD
 # Zoom level from which the map shows grouped points instead of hexagons.
@@ -338,6 +341,7 @@ def crime_map(request: HttpRequest) -> HttpResponse:
         "trend": trend,
         "chart": chart,
         "blocks": stats.stats_blocks(f, TOP_BLOCKS)["rows"],
+        "offences": stats.stats_offences(f, TOP_OFFENCES)["rows"],
         "areas_table": areas_table,
         "fallback": fallback,
         "bounds": bounds,
@@ -374,6 +378,7 @@ def crime_area(request: HttpRequest, area_id: int) -> HttpResponse:
             "hours": hours_rows(stats.stats_hours(f)["cells"]),
             "hour_labels": [f"{h:02d}" for h in range(24)],
             "query": filter_query(f),
+            "digests": area_page_digests(area),
         },
     )
 
@@ -388,7 +393,13 @@ def area_section(area: Area, query: QueryDict) -> dict[str, Any]:
         return {"area": area, "counted": True, "summary": None}
     form = CrimeFilterForm(query, first=first, last=last, areas=None)
     f = form.crime_filter(area_id=area.pk)
-    return {"area": area, "counted": True, "filter": f, "summary": summary_figures(f, first)}
+    return {
+        "area": area,
+        "counted": True,
+        "filter": f,
+        "summary": summary_figures(f, first),
+        "digests": area_page_digests(area),
+    }
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from watchhouse.geo.models import AreaKind
 from watchhouse.geo.selectors import area_list
-from watchhouse.notify.models import MAX_PLACES, PlaceKind
+from watchhouse.notify.models import MAX_PLACES, DigestPeriod, PlaceKind
 from watchhouse.notify.services import CATEGORIES, Choices, PlaceSpec
 
 RADIUS_CHOICES = [("0.25", _("¼ mile")), ("0.5", _("½ mile")), ("1", _("1 mile")),
@@ -22,6 +22,7 @@ CATEGORY_CHOICES = [
     ("advisory", _("Advisories: things to know today")),
     ("community", _("Community news and events")),
     ("traffic", _("Traffic: closures and detours")),
+    ("crime_digest", _("Crime digest: what was reported near your places, by e-mail")),
 ]
 
 
@@ -39,6 +40,10 @@ class ChoicesForm(forms.Form):
     categories = forms.MultipleChoiceField(
         label=_("What to hear about"), choices=CATEGORY_CHOICES,
         widget=forms.CheckboxSelectMultiple, initial=["alert", "advisory"],
+    )  # fmt: skip
+    digest_period = forms.ChoiceField(
+        label=_("Send the crime digest"), choices=DigestPeriod.choices,
+        initial=DigestPeriod.WEEK, required=False,
     )  # fmt: skip
     language = forms.ChoiceField(label=_("Language of messages"), choices=())
     quiet_start = forms.TimeField(label=_("Quiet from"), required=False,
@@ -85,6 +90,7 @@ class ChoicesForm(forms.Form):
             quiet_start=data.get("quiet_start"),
             quiet_end=data.get("quiet_end"),
             places=tuple(places),
+            digest_period=data.get("digest_period") or DigestPeriod.WEEK,
         )
 
 

@@ -29,6 +29,11 @@ class SubscriptionStatus(models.TextChoices):
     UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
 
 
+class DigestPeriod(models.TextChoices):
+    WEEK = "week", _("Every week")
+    MONTH = "month", _("Every month")
+
+
 class Subscription(models.Model):
     """What one resident wants to hear about: places, categories, language and quiet hours."""
 
@@ -38,6 +43,11 @@ class Subscription(models.Model):
     want_advisory = models.BooleanField(default=True)
     want_community = models.BooleanField(default=False)
     want_traffic = models.BooleanField(default=False)
+    # The crime digest is an e-mail of what was reported near the places, once a period.
+    want_crime_digest = models.BooleanField(default=False)
+    digest_period = models.CharField(
+        max_length=5, choices=DigestPeriod.choices, default=DigestPeriod.WEEK
+    )
     quiet_start = models.TimeField(null=True, blank=True, help_text="Local time.")
     quiet_end = models.TimeField(null=True, blank=True, help_text="Local time.")
     status = models.CharField(
@@ -56,7 +66,8 @@ class Subscription(models.Model):
         return f"subscription {self.public_id}"
 
     def wants(self, category: str) -> bool:
-        """True when the resident chose ``category`` (alert, advisory, community, traffic)."""
+        """True when the resident chose ``category`` (alert, advisory, community, traffic,
+        crime_digest)."""
         return bool(getattr(self, f"want_{category}", False))
 
 
@@ -256,3 +267,47 @@ class Delivery(models.Model):
     def idempotency_key(self) -> str:
         """Stable per (alert, endpoint): providers use it to drop a message sent twice."""
         return f"{self.alert_id}:{self.endpoint_id}"
+
+
+class DigestDelivery(models.Model):
+    """One crime digest of one period to one e-mail endpoint; written before it is sent.
+
+    There is one row per (endpoint, period, first day), so queueing a period again writes
+    nothing, and a row moves queued → sending → sent by conditional updates. A row left
+    ``sending`` by a worker that died is taken again once its lease has passed.
+    """
+
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="digests")
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.CASCADE, related_name="digests"
+    )
+    period = models.CharField(max_length=5, choices=DigestPeriod.choices)
+    first_day = models.DateField()
+    last_day = models.DateField()
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    provider_id = models.CharField(max_length=200, blank=True)
+    queued_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-first_day", "id"]
+        verbose_name_plural = "digest deliveries"
+        indexes = [models.Index(fields=["status", "queued_at"], name="notify_digest_state")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "period", "first_day"], name="notify_digest_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period} digest {self.idempotency_key} ({self.status})"
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable per (endpoint, period): the e-mail's Message-ID is made from it."""
+        return f"digest.{self.period}.{self.first_day:%Y%m%d}.{self.endpoint_id}"

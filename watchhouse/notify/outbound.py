@@ -78,7 +78,8 @@ def _texts(alert: Alert, language: str) -> dict[str, Any]:
     }
 
 
-def _unsubscribe_headers(url: str) -> dict[str, str]:
+def unsubscribe_headers(url: str) -> dict[str, str]:
+    """``List-Unsubscribe`` for a resident's signed link, one-click where the link is https."""
     headers = {"List-Unsubscribe": f"<{url}>"}
     # RFC 8058 one-click needs https; mail providers ignore it otherwise.
     if url.startswith("https://"):
@@ -113,7 +114,7 @@ def outbound_message(
         return OutboundMessage(
             subject=texts["subject"],
             text=texts["email_text"] + manage_url(public_id),
-            headers=_unsubscribe_headers(unsubscribe_url(public_id)),
+            headers=unsubscribe_headers(unsubscribe_url(public_id)),
             **common,
         )
     if endpoint.channel == "sms":

@@ -41,6 +41,8 @@ from watchhouse.notify.models import (
     Channel,
     Delivery,
     DeliveryStatus,
+    DigestDelivery,
+    DigestPeriod,
     Endpoint,
     PlaceKind,
     Subscription,
@@ -52,7 +54,7 @@ from watchhouse.notify.ratelimit import channel_rate, rate_wait
 from watchhouse.notify.resolve import commit_without_flush_wait, deliveries_insert
 from watchhouse.notify.selectors import chunks, live_endpoints, subscriptions_matching
 
-CATEGORIES = ("alert", "advisory", "community", "traffic")
+CATEGORIES = ("alert", "advisory", "community", "traffic", "crime_digest")
 # Deliveries handed to one send task.
 SEND_BATCH = 200
 # Rows per INSERT when writing deliveries.
@@ -82,6 +84,7 @@ class Choices:
     quiet_start: time | None = None
     quiet_end: time | None = None
     places: tuple[PlaceSpec, ...] = field(default_factory=tuple)
+    digest_period: str = DigestPeriod.WEEK
 
 
 def _max_attempts() -> int:
@@ -137,6 +140,10 @@ def _choices_check(choices: Choices) -> list[SubscriptionPlace]:
         raise InvalidInputError("Choose at least one kind of message.")
     if (choices.quiet_start is None) != (choices.quiet_end is None):
         raise InvalidInputError("Give both ends of the quiet hours, or neither.")
+    if choices.digest_period not in DigestPeriod.values:
+        raise InvalidInputError(
+            f"Unknown digest period {choices.digest_period!r}; choose week or month."
+        )
     if not choices.places:
         raise InvalidInputError("Choose at least one place.")
     if len(choices.places) > MAX_PLACES:
@@ -150,6 +157,7 @@ def _apply_choices(subscription: Subscription, choices: Choices) -> None:
         setattr(subscription, f"want_{category}", category in choices.categories)
     subscription.quiet_start = choices.quiet_start
     subscription.quiet_end = choices.quiet_end
+    subscription.digest_period = choices.digest_period
 
 
 def email_check(address: str) -> str:
@@ -325,6 +333,9 @@ def subscription_unsubscribe(*, token: str) -> Subscription:
         # Messages not yet sent are not sent.
         Delivery.objects.filter(
             endpoint__in=subscription.endpoints.all(), status=DeliveryStatus.QUEUED
+        ).update(status=DeliveryStatus.SKIPPED, error="unsubscribed")
+        DigestDelivery.objects.filter(
+            subscription=subscription, status=DeliveryStatus.QUEUED
         ).update(status=DeliveryStatus.SKIPPED, error="unsubscribed")
         audit_record(actor=None, action="notify.unsubscribe", obj=subscription)
     return subscription

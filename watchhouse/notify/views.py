@@ -102,6 +102,7 @@ def _initial(subscription: object) -> dict[str, object]:
             if subscription.wants(c)  # type: ignore[attr-defined]
         ],
         "language": subscription.language,  # type: ignore[attr-defined]
+        "digest_period": subscription.digest_period,  # type: ignore[attr-defined]
         "quiet_start": subscription.quiet_start,  # type: ignore[attr-defined]
         "quiet_end": subscription.quiet_end,  # type: ignore[attr-defined]
     }
