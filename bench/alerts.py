@@ -148,9 +148,10 @@ def subscriptions_ensure(city: shapely.Geometry, count: int, seed: int) -> dict[
         _insert(
             Subscription,
             ["id", "public_id", "language", "want_alert", "want_advisory", "want_community",
-             "want_traffic", "status", "source", "created_at", "confirmed_at"],
-            [(i, uuid.uuid4().hex, "en", True, True, False, False, "active", "bench", now, now)
-             for i in ids],
+             "want_traffic", "want_crime_digest", "digest_period", "status", "source",
+             "created_at", "confirmed_at"],
+            [(i, uuid.uuid4().hex, "en", True, True, False, False, False, "week", "active",
+              "bench", now, now) for i in ids],
         )  # fmt: skip
         reach_lat = np.degrees(radii / EARTH_RADIUS_M)
         reach_lon = reach_lat / np.cos(np.radians(np.abs(points[:, 0]) + reach_lat))
@@ -170,10 +171,10 @@ def subscriptions_ensure(city: shapely.Geometry, count: int, seed: int) -> dict[
         )  # fmt: skip
         _insert(
             Endpoint,
-            ["id", "subscription_id", "channel", "address", "address_key", "keys",
+            ["id", "subscription_id", "channel", "address", "address_key", "shared", "keys",
              "created_at", "confirmed_at", "disabled_reason"],
             [(i, i, "email", f"resident{i}@example.org",
-              address_key("email", f"resident{i}@example.org"), "{}", now, now, "")
+              address_key("email", f"resident{i}@example.org"), False, "{}", now, now, "")
              for i in ids],
         )  # fmt: skip
         Endpoint.objects.mark_shared()

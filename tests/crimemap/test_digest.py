@@ -182,7 +182,11 @@ def test_digests_are_mailed_once_per_period_with_an_unsubscribe_link(incidents, 
     assert "1 further incident in North West is of a kind that could identify its victim" in text
     # No house number of any incident reaches the resident.
     assert not any(number in text for number in ("1915", "1920", "1950", "4400"))
-    assert week["List-Unsubscribe"].strip().startswith("<https://police.example/subscribe/unsubscribe/")
+    assert (
+        week["List-Unsubscribe"]
+        .strip()
+        .startswith("<https://police.example/subscribe/unsubscribe/")
+    )
     assert week["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "https://police.example/crime/?from=2026-03-02&to=2026-03-08" in text
     month = by_address["monthly@example.org"]
@@ -198,9 +202,7 @@ def test_digests_are_mailed_once_per_period_with_an_unsubscribe_link(incidents, 
     assert len(smtp.messages) == 2
 
 
-def test_a_digest_left_sending_by_a_dead_worker_is_sent_after_the_lease(
-    incidents, smtp, settings
-):
+def test_a_digest_left_sending_by_a_dead_worker_is_sent_after_the_lease(incidents, smtp, settings):
     _digest_subscriber(_home(), email="weekly@example.org")
     with freeze_time(TODAY):
         call_command("send-crime-digests", "--period", "week")
@@ -215,8 +217,7 @@ def test_a_digest_left_sending_by_a_dead_worker_is_sent_after_the_lease(
     assert smtp.messages == []
     # Once the lease has passed, the next run hands it on and it goes out once.
     DigestDelivery.objects.filter(pk=digest.pk).update(
-        claimed_at=timezone.now()
-        - timedelta(seconds=settings.WATCHHOUSE_WORKER_LEASE_SECONDS + 1)
+        claimed_at=timezone.now() - timedelta(seconds=settings.WATCHHOUSE_WORKER_LEASE_SECONDS + 1)
     )
     call_command("send-crime-digests", "--period", "week", "--today", TODAY)
     with committed():

@@ -6,7 +6,8 @@ Vancouver neighbourhoods, Chicago's 77 community areas; West Yorkshire has none)
 four formats are imported, and for each file DuckDB (with shapely for point-in-polygon and
 pyproj for Vancouver's UTM coordinates) recomputes from the raw file which rows must be
 rejected and why, and the counts by area, hundred block, month and offence; the database must
-agree. The privacy rules are checked on every stored record.
+agree, and so must the pre-aggregated counts by offence label (every offence counted, as
+/api/v1/crime/offences serves them). The privacy rules are checked on every stored record.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import csv
 import re
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +34,12 @@ from django.utils.text import slugify
 from tests.conftest import need
 from tests.crimemap.conftest import kept_for_module
 from tests.geo.brute import brute_force
+from watchhouse.crimemap import stats
 from watchhouse.crimemap.categories import NIBRS
-from watchhouse.crimemap.models import ImportReport, Incident, Offence
+from watchhouse.crimemap.models import ImportReport, Incident, IncidentSource, Offence
 from watchhouse.crimemap.normalise import places_from_addresses
 from watchhouse.crimemap.privacy import place_from_address
+from watchhouse.crimemap.rollups import rollups_refresh
 from watchhouse.crimemap.services import incidents_import
 from watchhouse.geo.models import Area, Jurisdiction
 from watchhouse.geo.services import area_import
@@ -146,6 +150,26 @@ def _month(queryset: QuerySet[Any], prefix: str = "") -> Counter[Any]:
     )
 
 
+def _offences_by_label(source: str, expected: list[tuple[str | None, int]]) -> None:
+    """The source's counts rebuilt, its offences by label over every date (each offence of
+    an incident counted, withheld ones included) equal ``expected`` (label, count) rows of
+    the raw file; the import keeps a label's first 200 characters and an empty one as ''."""
+    found = IncidentSource.objects.get(slug=source)
+    rollups_refresh(source_id=found.pk)
+    every_day = stats.CrimeFilter(
+        date(2000, 1, 1), date(2030, 12, 31), jurisdiction_id=found.jurisdiction_id
+    )
+    result = stats.stats_offences(every_day, limit=10**9)
+    ours: Counter[str] = Counter()
+    for r in result["rows"]:
+        ours[r["label"]] += r["count"]
+    want: Counter[str] = Counter()
+    for label, n in expected:
+        want[(label or "")[:200]] += n
+    assert ours == want
+    assert result["total"] == sum(want.values())
+
+
 # St. Louis
 
 
@@ -235,6 +259,10 @@ def test_st_louis_matches_an_independent_count(real):
     assert _counts(shown, "public_place") == Counter(dict(blocks))
     (withheld,) = heads.aggregate("count(*) filter (where withheld)").fetchall()[0]
     assert _incidents("stl-nibrs").filter(withheld=True).count() == withheld
+    # Offences by label: every kept row is one offence.
+    _offences_by_label(
+        "stl-nibrs", con.sql("select offense, count(*) from good group by all").fetchall()
+    )
 
 
 # Vancouver
@@ -320,6 +348,10 @@ def test_vancouver_matches_an_independent_count(real):
     assert marked.count() == hidden
     assert not marked.exclude(precision="day").exists()
     assert not marked.filter(exact_lat__isnull=False).exists()
+    # Offences by label: one offence a row, labelled by its TYPE.
+    _offences_by_label(
+        "vancouver", con.sql("select TYPE, count(*) from good group by all").fetchall()
+    )
 
 
 # Chicago
@@ -375,6 +407,13 @@ def test_chicago_matches_an_independent_count(real):
     ).fetchall()[0]
     assert _incidents("socrata-chicago").filter(withheld=True).count() == withheld
     assert _incidents("socrata-chicago").filter(withheld_reason="domestic").count() <= domestic
+    # Offences by label: one a row, "PRIMARY TYPE: DESCRIPTION" (empty parts left out).
+    _offences_by_label(
+        "socrata-chicago",
+        con.sql(
+            "select concat_ws(': ', primary_type, description), count(*) from good group by all"
+        ).fetchall(),
+    )
 
 
 # West Yorkshire (police.uk)
@@ -412,6 +451,10 @@ def test_west_yorkshire_matches_an_independent_count(real):
     ).fetchall()[0]
     assert _incidents("police-uk").filter(withheld=True).count() == violence
     assert not _incidents("police-uk").exclude(neighbourhood=None).exists()
+    # Offences by label: one a row, labelled by its crime type.
+    _offences_by_label(
+        "police-uk", con.sql('select "Crime type", count(*) from good group by all').fetchall()
+    )
 
 
 # Every record of every file

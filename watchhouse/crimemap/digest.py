@@ -107,19 +107,26 @@ class PlaceDigest:
 
 
 def _incidents(window: Window) -> QuerySet[Incident]:
-    # Naming the jurisdictions lets the database use the (jurisdiction, date) index.
+    # Naming the jurisdictions (a subquery) lets the database use the (jurisdiction, date)
+    # index.
     return Incident.objects.filter(
-        jurisdiction_id__in=list(Jurisdiction.objects.values_list("pk", flat=True)),
+        jurisdiction_id__in=Jurisdiction.objects.values("pk"),
         state=IncidentState.ACTIVE,
         occurred_date__range=(window.first_day, window.last_day),
     )
 
 
-def _by_category(rows: QuerySet[Incident]) -> list[tuple[str, int]]:
+def _by_category(rows: QuerySet[Incident]) -> tuple[list[tuple[str, int]], int]:
+    """Counts by category label, most first, and how many of the rows are withheld."""
     labels = {str(value): str(label) for value, label in Category.choices}
-    counted = rows.order_by().values("category").annotate(n=Count("id"))
+    counted = list(
+        rows.order_by()
+        .values("category")
+        .annotate(n=Count("id"), held=Count("id", filter=Q(withheld=True)))
+    )
     pairs = [(labels.get(row["category"], row["category"]), int(row["n"])) for row in counted]
-    return sorted(pairs, key=lambda pair: (-pair[1], pair[0]))
+    held = sum(int(row["held"]) for row in counted)
+    return sorted(pairs, key=lambda pair: (-pair[1], pair[0])), held
 
 
 def _blocks(rows: QuerySet[Incident]) -> list[tuple[str, int]]:
@@ -165,7 +172,7 @@ def area_digest(window: Window, area: Area | None = None) -> PlaceDigest:
     else:
         current, earlier = _area_rows(window, area), _area_rows(window.before(), area)
         label = area.name
-    by_category = _by_category(current)
+    by_category, withheld = _by_category(current)
     total, before = sum(n for _label, n in by_category), earlier.count()
     notes = []
     if area is not None and area.kind not in AREA_KINDS:
@@ -173,9 +180,7 @@ def area_digest(window: Window, area: Area | None = None) -> PlaceDigest:
     return PlaceDigest(
         label=label, window=window, total=total, before=before,
         change=poisson_change(before, total), by_category=by_category,
-        blocks=_blocks(current), withheld=current.filter(withheld=True).count()
-        if area is None or area.kind in AREA_KINDS else 0,
-        link=_map_link(window, area), notes=notes,
+        blocks=_blocks(current), withheld=withheld, link=_map_link(window, area), notes=notes,
     )  # fmt: skip
 
 
@@ -208,7 +213,7 @@ def point_digest(window: Window, place: SubscriptionPlace) -> PlaceDigest:
     point's neighbourhood as one number."""
     lat, lon = _centre(place)
     current = _near(_incidents(window), place)
-    by_category = _by_category(current)
+    by_category, _held = _by_category(current)
     total, before = (
         sum(n for _label, n in by_category),
         _near(_incidents(window.before()), place).count(),

@@ -9,7 +9,7 @@ the public columns and the area columns.
 Statistics are not computed from these rows per request: the columns that key them (the
 jurisdiction, the local ``occurred_date``, ``category``, the area columns, ``block`` and
 ``public_h3``) are plain columns here so that pre-aggregated count tables keyed by area,
-hundred block, H3 cell, day and category can be rebuilt from them after each import.
+hundred block, H3 cell, offence, day and category can be rebuilt from them after each import.
 """
 
 from __future__ import annotations
@@ -401,6 +401,35 @@ class HourCount(RollupCount, AreaColumns):
 
     def __str__(self) -> str:
         return f"{self.day} {self.weekday} {self.hour}h: {self.count}"
+
+
+class OffenceCount(RollupCount, AreaColumns):
+    """Offences by day or month, offence (the source's label, with its NIBRS code and
+    crimes-against group where known) and area; withheld incidents included, as in
+    :class:`CrimeCount`.
+
+    Counted per offence, not per incident: an incident with several offences counts once
+    under each of them, so these counts add up to more than the incidents. ``category`` is
+    the offence's own category (not its incident's), and there are no rows for every category
+    together: an offence's label already decides its category.
+    """
+
+    nibrs_code = models.CharField(max_length=3, blank=True)
+    crimes_against = models.CharField(max_length=10, choices=CrimesAgainst.choices, blank=True)
+    label = models.CharField(max_length=200, help_text="The source's own label.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["span", "day"], name="crimemap_offencecount_day"),
+            models.Index(
+                fields=["neighbourhood", "span", "day"], name="crimemap_offencecount_hood"
+            ),
+            models.Index(fields=["ward", "span", "day"], name="crimemap_offencecount_ward"),
+            models.Index(fields=["source"], name="crimemap_offencecount_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.label}: {self.count}"
 
 
 class CellParent(models.Model):

@@ -2,7 +2,8 @@
 
 Statistics never scan incident rows per request: they sum a few thousand rows of the count
 tables of :mod:`watchhouse.crimemap.models` (:class:`CrimeCount`, :class:`BlockCount`,
-:class:`CellCount`, :class:`HourCount`). Every table holds, for each source:
+:class:`CellCount`, :class:`HourCount`, :class:`OffenceCount`). Every table holds, for each
+source:
 
 - day rows (``span="day"``) and month rows (``span="month"``, ``day`` the first of the
   month), so that a range sums month rows for the whole months inside it and day rows only at
@@ -10,14 +11,21 @@ tables of :mod:`watchhouse.crimemap.models` (:class:`CrimeCount`, :class:`BlockC
 - rows per category, and month rows for every category together (``category=""``) so that
   an unfiltered view reads one row per key and month. Day rows for every category together
   exist only where they are few (:class:`CrimeCount`, cells at resolutions 8 and 7);
-  elsewhere the ends of a range sum the per-category day rows.
+  elsewhere the ends of a range sum the per-category day rows. :class:`OffenceCount` has no
+  rows for every category together (an offence's label decides its category).
 
 Areas: :class:`CrimeCount` has rows for the whole jurisdiction (``area`` empty) and rows per
 area of each kind the jurisdiction has. The other tables carry one column per area kind
 (neighbourhood, beat, district, ward), so one row serves the city and each of its areas;
 their resolution 8 and 7 cells are for the whole jurisdiction only.
 
-Withheld incidents count in :class:`CrimeCount` (area and category totals) and nowhere else.
+Withheld incidents count in :class:`CrimeCount` (area and category totals) and
+:class:`OffenceCount` (offence totals, by area at most) and nowhere else.
+
+Offences are counted one by one: an incident with one offence counts once, under its own
+columns (category, NIBRS code, crimes-against group, label); an incident with several counts
+once under each of its :class:`Offence` rows (every offence, the first included), on the
+incident's date and in its areas.
 Hours count only incidents timed to the minute, in the local time zone (``TIME_ZONE``).
 Cells at resolutions 8 and 7 are summed from resolution 9 through :class:`CellParent`, and
 days into months through :class:`CalendarDay`, both filled by Python, so that the database
@@ -50,6 +58,8 @@ from watchhouse.crimemap.models import (
     HourCount,
     Incident,
     IncidentSource,
+    Offence,
+    OffenceCount,
     Precision,
 )
 from watchhouse.crimemap.states import IncidentState
@@ -62,7 +72,13 @@ CELL_RESOLUTIONS = (7, 8, 9)
 # Prefix of the aliases of the compiled SELECT.
 PREFIX = "k_"
 COUNT = {f"{PREFIX}count": Count("id")}
-ROLLUP_MODELS: tuple[type[Model], ...] = (CrimeCount, BlockCount, CellCount, HourCount)
+ROLLUP_MODELS: tuple[type[Model], ...] = (
+    CrimeCount,
+    BlockCount,
+    CellCount,
+    HourCount,
+    OffenceCount,
+)
 
 
 def _keyed(**columns: Any) -> dict[str, Any]:
@@ -127,6 +143,38 @@ def _area_rows(
     _insert_select(model, rows.values(**_base(source, **keys), **areas).annotate(**COUNT))
 
 
+def _offence_rows(source: IncidentSource) -> None:
+    """Day rows of :class:`OffenceCount` per offence and category: the incidents with one
+    offence by their own columns, then the offence rows of those with several."""
+    areas = [kind.value for kind in AREA_KINDS]
+    single = _incidents(source).filter(offence_count__lte=1)
+    _area_rows(
+        OffenceCount,
+        source,
+        single,
+        nibrs_code=F("nibrs_code"),
+        crimes_against=F("crimes_against"),
+        label=F("offence_label"),
+    )
+    several = Offence.objects.filter(
+        incident__source=source,
+        incident__state=IncidentState.ACTIVE,
+        incident__offence_count__gt=1,
+    ).order_by()
+    keys = _keyed(
+        source_id=Value(source.pk),
+        jurisdiction_id=Value(source.jurisdiction_id),
+        span=Value(CountSpan.DAY.value),
+        day=F("incident__occurred_date"),
+        category=F("category"),
+        nibrs_code=F("nibrs_code"),
+        crimes_against=F("crimes_against"),
+        label=F("label"),
+        **{f"{a}_id": F(f"incident__{a}_id") for a in areas},
+    )
+    _insert_select(OffenceCount, several.values(**keys).annotate(**COUNT))
+
+
 def _calendar(source: IncidentSource) -> None:
     """Record the month of every day the source has counts for, where not yet known."""
     found = CrimeCount.objects.filter(source=source, span=CountSpan.DAY).aggregate(
@@ -143,10 +191,16 @@ def _calendar(source: IncidentSource) -> None:
 
 
 def _derived_rows(
-    model: type[Model], source: IncidentSource, key_fields: list[str], *, every_day: bool
+    model: type[Model],
+    source: IncidentSource,
+    key_fields: list[str],
+    *,
+    every_day: bool,
+    every_category: bool = True,
 ) -> None:
-    """From the source's day rows per category: month rows per category and for every
-    category together, and (``every_day``) day rows for every category together."""
+    """From the source's day rows per category: month rows per category and (unless not
+    ``every_category``) for every category together, and (``every_day``) day rows for every
+    category together."""
     quote = connection.ops.quote_name
     columns = [
         str(getattr(model._meta.get_field(f), "column", f))
@@ -164,13 +218,16 @@ def _derived_rows(
             f"GROUP BY {keys}, c.month, t.category",
             [CountSpan.MONTH.value, source.pk, CountSpan.DAY.value],
         ),
-        (
-            f"SELECT {keys}, %s, c.month, %s, SUM(t.count) FROM {table} t "  # noqa: S608 - our names
-            f"JOIN {calendar} c ON c.day = t.day WHERE t.source_id = %s AND t.span = %s "
-            f"GROUP BY {keys}, c.month",
-            [CountSpan.MONTH.value, "", source.pk, CountSpan.DAY.value],
-        ),
     ]
+    if every_category:
+        statements.append(
+            (
+                f"SELECT {keys}, %s, c.month, %s, SUM(t.count) FROM {table} t "  # noqa: S608 - our names
+                f"JOIN {calendar} c ON c.day = t.day WHERE t.source_id = %s AND t.span = %s "
+                f"GROUP BY {keys}, c.month",
+                [CountSpan.MONTH.value, "", source.pk, CountSpan.DAY.value],
+            )
+        )
     if every_day:
         statements.append(
             (
@@ -269,6 +326,7 @@ def rollups_refresh(*, source_id: int) -> dict[str, int]:
             weekday=ExtractIsoWeekDay("occurred_at", tzinfo=zone) - 1,
             hour=ExtractHour("occurred_at", tzinfo=zone),
         )
+        _offence_rows(source)
         areas = [kind.value for kind in AREA_KINDS]
         _calendar(source)
         _derived_rows(CrimeCount, source, ["area", "area_kind"], every_day=True)
@@ -276,6 +334,13 @@ def rollups_refresh(*, source_id: int) -> dict[str, int]:
         _derived_rows(CellCount, source, ["resolution", "cell", *areas], every_day=False)
         _every_day_cells(source)
         _derived_rows(HourCount, source, ["weekday", "hour", *areas], every_day=False)
+        _derived_rows(
+            OffenceCount,
+            source,
+            ["nibrs_code", "crimes_against", "label", *areas],
+            every_day=False,
+            every_category=False,
+        )
         return {
             model.__name__: model._default_manager.filter(source=source).count()
             for model in ROLLUP_MODELS

@@ -5,9 +5,13 @@ only the pre-aggregated counts of :mod:`watchhouse.crimemap.rollups`, never inci
 except :func:`stats_points`, which reads public points through the date index, capped. Each
 returns plain JSON-ready data (dates as ISO strings), the same the API at /api/v1/crime/ sends.
 
-Privacy: withheld incidents count in totals by area and category (:func:`stats_summary`,
-:func:`stats_trend`, :func:`stats_areas`) and in no figure by block, street, cell, point or
-hour — the count tables they read never held them.
+Privacy: withheld incidents count in totals by area, category and offence
+(:func:`stats_summary`, :func:`stats_trend`, :func:`stats_areas`, :func:`stats_offences`) and
+in no figure by block, street, cell, point or hour — the count tables they read never held
+them.
+
+Counts by offence (:func:`stats_offences`) are per offence: an incident with several offences
+counts once under each, so they add up to more than the incidents.
 
 Methods, returned beside each result:
 
@@ -38,7 +42,7 @@ from django.db.models import Max, Min, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
 
 from watchhouse.core.errors import InvalidInputError
-from watchhouse.crimemap.categories import Category
+from watchhouse.crimemap.categories import Category, CrimesAgainst
 from watchhouse.crimemap.models import (
     BlockCount,
     CellCount,
@@ -46,6 +50,7 @@ from watchhouse.crimemap.models import (
     CrimeCount,
     HourCount,
     Incident,
+    OffenceCount,
     RollupCount,
 )
 from watchhouse.crimemap.states import IncidentState
@@ -66,6 +71,7 @@ DENSITY_BANDWIDTH_M = 500.0
 EARTH_RADIUS_M = 6_371_008.8
 POINTS_LIMIT = 5000
 BLOCKS_LIMIT = 50
+OFFENCES_LIMIT = 50
 # Points on the concentration curve (besides its start at 0, 0).
 CURVE_POINTS = 100
 
@@ -481,6 +487,46 @@ def stats_areas(f: CrimeFilter, kind: str = AreaKind.NEIGHBOURHOOD) -> dict[str,
         for pk, name in areas.values_list("pk", "name")
     ]
     return {"rows": sorted(listed, key=lambda r: (-r["count"], r["name"]))}
+
+
+def stats_offences(f: CrimeFilter, limit: int = OFFENCES_LIMIT) -> dict[str, Any]:
+    """Offences by the source's label (with NIBRS code, category and crimes-against group),
+    most first, at most ``limit``; ``total`` counts every offence of the period, withheld
+    incidents' included. Each offence of an incident counts once: see ``how``."""
+    labels = _labels()
+    against = {str(value): str(label) for value, label in CrimesAgainst.choices}
+    found = sorted(
+        (
+            (int(n), label, code, category, crimes_against)
+            for code, label, category, crimes_against, n in _rows(OffenceCount, f, by_category=True)
+            .values("nibrs_code", "label", "category", "crimes_against")
+            .annotate(n=Sum("count"))
+            .values_list("nibrs_code", "label", "category", "crimes_against", "n")
+        ),
+        key=lambda row: (-row[0], row[1], row[2], row[3]),
+    )
+    return {
+        "total": sum(row[0] for row in found),
+        "rows": [
+            {
+                "nibrs_code": code,
+                "label": label,
+                "category": category,
+                "category_label": labels.get(category, category),
+                "crimes_against": crimes_against,
+                "crimes_against_label": against.get(crimes_against, crimes_against),
+                "count": n,
+            }
+            for n, label, code, category, crimes_against in found[: max(limit, 0)]
+        ],
+        "how": _(
+            "Offences whose incident's local date falls in the period, withdrawn incidents "
+            "left out and withheld ones included. Each offence counts once: an incident with "
+            "several offences counts under each of them, so these counts add up to more than "
+            "the incidents. Offences are listed by the source's own label, with the NIBRS code "
+            "and category it was mapped to."
+        ),
+    }
 
 
 def _cell_counts(f: CrimeFilter, resolution: int) -> dict[str, int]:
