@@ -317,3 +317,16 @@ def test_a_custom_area_counts_the_public_points_inside_it(incidents, tmp_path):
     digest = area_digest(digest_window("week", date.fromisoformat(TODAY)), corridor)
     assert (digest.total, digest.before, digest.withheld) == (2, 1, 0)
     assert digest.notes == ["Only incidents with a public point inside the area are counted."]
+
+
+def test_a_digest_is_written_in_the_subscribers_language(incidents, smtp):
+    _digest_subscriber(_home(), email="vecina@example.org", language="es")
+    with freeze_time(TODAY):
+        call_command("send-crime-digests", "--period", "week")
+        with committed():
+            drain()
+    (mail,) = smtp.messages
+    assert mail["Subject"] == "Resumen de delitos, 2026-03-02 – 2026-03-08"
+    text = _mail_text(mail)
+    assert "2 incidentes denunciados; 1 en el período anterior" in text
+    assert "Hurto: 2" in text
