@@ -278,9 +278,7 @@ class DigestDelivery(models.Model):
     """
 
     endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="digests")
-    subscription = models.ForeignKey(
-        Subscription, on_delete=models.CASCADE, related_name="digests"
-    )
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="digests")
     period = models.CharField(max_length=5, choices=DigestPeriod.choices)
     first_day = models.DateField()
     last_day = models.DateField()
