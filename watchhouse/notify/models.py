@@ -206,7 +206,29 @@ class DeliveryStatus(models.TextChoices):
     SKIPPED = "skipped", _("Skipped")
 
 
-class Delivery(models.Model):
+class SendState(models.Model):
+    """Where one message to one endpoint stands: queued → sending → sent, failed or skipped.
+
+    A sender claims a row by a conditional update that sets ``sending``, ``claimed_at`` and
+    its claim token (held in ``provider_id`` until the provider's id replaces it); a row left
+    ``sending`` past the worker lease belonged to a worker that died and may be claimed again.
+    """
+
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    provider_id = models.CharField(max_length=200, blank=True)
+    queued_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Delivery(SendState):
     """One message of one alert to one endpoint; written before anything is sent.
 
     There is one row per (endpoint, alert), so resolving an alert twice never makes a second
@@ -239,16 +261,7 @@ class Delivery(models.Model):
     )  # fmt: skip
     channel = models.CharField(max_length=10, choices=Channel.choices)
     language = models.CharField(max_length=10, default="en")
-    status = models.CharField(
-        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED
-    )
-    attempts = models.PositiveIntegerField(default=0)
-    provider_id = models.CharField(max_length=200, blank=True)
-    queued_at = models.DateTimeField()
-    claimed_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    error = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["alert", "id"]
@@ -269,7 +282,7 @@ class Delivery(models.Model):
         return f"{self.alert_id}:{self.endpoint_id}"
 
 
-class DigestDelivery(models.Model):
+class DigestDelivery(SendState):
     """One crime digest of one period to one e-mail endpoint; written before it is sent.
 
     There is one row per (endpoint, period, first day), so queueing a period again writes
@@ -282,15 +295,6 @@ class DigestDelivery(models.Model):
     period = models.CharField(max_length=5, choices=DigestPeriod.choices)
     first_day = models.DateField()
     last_day = models.DateField()
-    status = models.CharField(
-        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED
-    )
-    attempts = models.PositiveIntegerField(default=0)
-    provider_id = models.CharField(max_length=200, blank=True)
-    queued_at = models.DateTimeField()
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    error = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-first_day", "id"]

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from watchhouse.core.errors import InvalidInputError
+from watchhouse.core.management.arguments import iso_date
 from watchhouse.crimemap.formats import BUILT_IN, MAPPING_FORMAT, format_list
 from watchhouse.crimemap.services import incidents_import
 
 # Rejected rows printed one by one (the report keeps more; every one is counted).
 REJECTIONS_SHOWN = 20
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise CommandError(f"--since {text!r} is not a date such as 2026-01-31.") from exc
 
 
 class Command(BaseCommand):
@@ -47,7 +40,7 @@ class Command(BaseCommand):
             "--source", help="Name of the feed the ids belong to (default: the format's name)."
         )
         parser.add_argument(
-            "--since", type=_date, help="Import only incidents from this local date on."
+            "--since", type=iso_date, help="Import only incidents from this local date on."
         )
         parser.add_argument(
             "--withdraw-missing",

@@ -3,24 +3,17 @@ ended, and hand them to the worker; run it daily (cron, a systemd timer)."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from watchhouse.core.errors import InvalidInputError
+from watchhouse.core.management.arguments import iso_date
 from watchhouse.crimemap.digest import digests_due, digests_queue
 from watchhouse.notify.models import DigestPeriod
 
 # Digests one task sends.
 TASK_BATCH = 200
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise CommandError(f"--today {text!r} is not a date such as 2026-11-30.") from exc
 
 
 class Command(BaseCommand):
@@ -34,12 +27,14 @@ class Command(BaseCommand):
             "--period", choices=DigestPeriod.values, action="append",
             help="Only this period (repeatable); by default both.",
         )  # fmt: skip
-        parser.add_argument("--today", help="Count as if today were this date (YYYY-MM-DD).")
+        parser.add_argument(
+            "--today", type=iso_date, help="Count as if today were this date (YYYY-MM-DD)."
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         from watchhouse.crimemap.tasks import send_digests_task
 
-        today = _day(opts["today"]) if opts["today"] else None
+        today = opts["today"]
         for period in opts["period"] or DigestPeriod.values:
             try:
                 window, queued = digests_queue(period=period, today=today)
