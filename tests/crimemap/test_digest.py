@@ -20,7 +20,7 @@ from freezegun import freeze_time
 
 from tests.alerts.conftest import committed, drain, subscribe
 from tests.crimemap.conftest import row
-from tests.notify.loopback import SmtpServer
+from tests.notify.loopback import SmtpServer, smtp_settings
 from watchhouse.crimemap.digest import (
     area_digest,
     digest_window,
@@ -65,11 +65,7 @@ def incidents(grid, write_export, mapping_file):
 @pytest.fixture
 def smtp(settings) -> Iterator[SmtpServer]:
     with SmtpServer(refuse={"later@example.org": "451 4.3.0 Try again later"}) as server:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT = server.host, server.port
-        settings.EMAIL_USE_TLS = False
-        settings.EMAIL_TIMEOUT = 5
-        settings.SITE_URL = "https://police.example"
+        smtp_settings(settings, server, site_url="https://police.example")
         yield server
 
 

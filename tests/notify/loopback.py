@@ -130,6 +130,17 @@ class SmtpServer:
             self._controller.stop()
 
 
+def smtp_settings(settings: Any, server: SmtpServer, *, site_url: str = "") -> None:
+    """Point Django's mail (pytest-django's ``settings``) at ``server``, as a deployment
+    would at its own mail server, and its links at ``site_url`` when given."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = server.host, server.port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_TIMEOUT = 5
+    if site_url:
+        settings.SITE_URL = site_url
+
+
 # --- HTTP base --------------------------------------------------------------------------
 
 

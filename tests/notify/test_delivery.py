@@ -35,6 +35,7 @@ from tests.notify.loopback import (
     SmtpServer,
     TwilioServer,
     WebhookReceiver,
+    smtp_settings,
     twilio_signature,
 )
 from watchhouse.alerts.services import alert_create, alert_issue
@@ -58,11 +59,7 @@ TWILIO_TOKEN = "twilio-test-token"  # noqa: S105
 def smtp(settings) -> Iterator[SmtpServer]:
     with SmtpServer(refuse={"later@example.org": "451 4.3.0 Try again later",
                             "nobody@example.org": "550 5.1.1 No such user"}) as server:  # fmt: skip
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT = server.host, server.port
-        settings.EMAIL_USE_TLS = False
-        settings.EMAIL_TIMEOUT = 5
-        settings.SITE_URL = "https://alerts.example"
+        smtp_settings(settings, server, site_url="https://alerts.example")
         yield server
 
 
