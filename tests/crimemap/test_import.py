@@ -334,7 +334,7 @@ def test_the_command_prints_the_report_and_the_rejected_rows(grid, write_export,
     shown = StringIO()
     call_command("import-incidents", "--show-format", "vancouver", stdout=shown)
     assert 'marker_values = ["OFFSET TO PROTECT PRIVACY"]' in shown.getvalue()
-    with pytest.raises(CommandError, match="--since 'yesterday' is not a date"):
+    with pytest.raises(CommandError, match="argument --since: 'yesterday' is not a date"):
         call_command("import-incidents", str(path), "--format", "vancouver", "--since", "yesterday")
     with pytest.raises(CommandError, match="missing column"):
         call_command("import-incidents", str(path), "--format", "vancouver", stderr=err)
@@ -419,3 +419,88 @@ def test_identical_rows_of_a_source_without_ids_are_separate_incidents(tmp_path:
     assert report.incidents_created == 3
     ids = sorted(Incident.objects.values_list("record_id", flat=True))
     assert ids[1:] == [f"{ids[0]}-1", f"{ids[0]}-2"]
+
+
+def _stored(source: str) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    skip = {"id", "source", "report", "created_at", "updated_at"}
+    fields = [f.attname for f in Incident._meta.concrete_fields if f.name not in skip]
+    incidents = list(
+        Incident.objects.filter(source__slug=source)
+        .order_by("record_id")
+        .values_list("record_id", *fields)
+    )
+    offences = list(
+        Offence.objects.filter(incident__source__slug=source)
+        .order_by("incident__record_id", "position")
+        .values_list(
+            "incident__record_id", "position", "category", "nibrs_code", "crimes_against",
+            "label", "firearm", "withheld",
+        )
+    )  # fmt: skip
+    return incidents, offences
+
+
+def test_rows_written_column_by_column_store_what_rows_written_one_by_one_do(
+    grid, write_export, mapping_file, monkeypatch
+):
+    # On PostgreSQL incidents and offences go through COPY as Arrow-written CSV; every
+    # value (quotes, commas, NULLs, floats, times, dates, flags) reads back the same as
+    # when the same rows are written as Python tuples.
+    path = write_export(
+        [
+            row("A1"),
+            row("A1", code="13A", label='ASSAULT "1ST", DEGREE', gun="Y"),
+            row("B2", address="1921 Olive St", lat="38.61512345678901", lon="-90.2951",
+                code="290", label="PROPERTY DAMAGE\nSECOND LINE"),
+            row("C3", address="", code="290", label="", gun=""),
+        ]
+    )  # fmt: skip
+    _import(path, mapping_file, source="columns")
+    monkeypatch.setattr(store, "copies_columns", lambda: False)
+    _import(path, mapping_file, source="tuples")
+    columns, tuples = _stored("columns"), _stored("tuples")
+    assert len(columns[0]) == 3 and len(columns[1]) == 2
+    assert columns == tuples
+
+
+def test_rows_written_column_by_column_must_refer_to_rows_that_exist(grid):
+    """Incidents' and offences' references have no database constraint (PostgreSQL would
+    check them row by row): on PostgreSQL the COPY path checks each distinct one itself; on
+    SQLite an import's transaction holds the database from its start, so nothing it read can
+    be deleted under it."""
+    import sqlite3
+
+    import pyarrow as pa
+    from django.db import IntegrityError, connection, transaction
+
+    if not store.copies_columns():
+        assert connection.vendor == "sqlite"
+        other = sqlite3.connect(connection.settings_dict["NAME"], timeout=0)
+        try:
+            with transaction.atomic():
+                Incident.objects.exists()  # a read only, as an import starts
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    other.execute("DELETE FROM geo_area WHERE id = -1")
+        finally:
+            other.close()
+        return
+
+    from watchhouse.crimemap.services import OFFENCE_FIELDS
+
+    missing = (Incident.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
+    table = pa.table(
+        {
+            "incident": pa.array([missing], pa.int64()), "position": pa.array([0], pa.int64()),
+            "category": ["theft"], "nibrs_code": ["23H"], "crimes_against": ["property"],
+            "label": ["THEFT"], "firearm": pa.array([None], pa.bool_()), "withheld": [False],
+        }
+    )  # fmt: skip
+
+    def write() -> None:
+        with transaction.atomic():
+            store.rows_insert(Offence, OFFENCE_FIELDS, table)
+            connection.check_constraints()  # the deferred checks, as at commit
+
+    with pytest.raises(IntegrityError):
+        write()
+    assert not Offence.objects.exists()

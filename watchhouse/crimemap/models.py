@@ -168,14 +168,25 @@ class HundredBlock(models.Model):
 
 
 class Incident(models.Model):
-    """One incident of one source, normalised (see the module docstring)."""
+    """One incident of one source, normalised (see the module docstring).
+
+    An import writes incidents a few hundred thousand at a time, and PostgreSQL checks a
+    foreign-key constraint row by row (about one lookup and row lock per reference per row,
+    more than the row's own write), so the references are kept by Django rather than by
+    database constraints: the import checks each distinct referenced row once, and locks it
+    against deletion until it commits (:func:`watchhouse.crimemap.store.tables_insert`), and
+    deletions through Django apply ``on_delete`` as with a constraint. Only the import writes
+    incidents.
+    """
 
     jurisdiction = models.ForeignKey(
-        Jurisdiction, on_delete=models.PROTECT, related_name="+", db_index=False
-    )
+        Jurisdiction, on_delete=models.PROTECT, related_name="+", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     source = models.ForeignKey(
-        IncidentSource, on_delete=models.PROTECT, related_name="incidents", db_index=False
-    )
+        IncidentSource, on_delete=models.PROTECT, related_name="incidents", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     record_id = models.CharField(max_length=100, help_text="The source's own id of it.")
     state = models.CharField(
         max_length=20, choices=IncidentState.choices, default=IncidentState.ACTIVE
@@ -205,26 +216,31 @@ class Incident(models.Model):
     public_lon = models.FloatField(null=True, blank=True)
     public_h3 = models.CharField(max_length=CELL_ID_LENGTH, blank=True)
     block = models.ForeignKey(
-        HundredBlock, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
-    )
+        HundredBlock, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents",
+        db_constraint=False,
+    )  # fmt: skip
     neighbourhood = models.ForeignKey(
-        Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
-    )
+        Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     beat = models.ForeignKey(
-        Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
-    )
+        Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     district = models.ForeignKey(
-        Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
-    )
+        Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     ward = models.ForeignKey(
-        Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
-    )
+        Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     area_label = models.CharField(max_length=200, blank=True, help_text="The source's area name.")
     area_code = models.CharField(max_length=50, blank=True)
     digest = models.BigIntegerField(help_text="Of the normalised record: unchanged rows match.")
     report = models.ForeignKey(
         ImportReport, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-        db_index=False, help_text="The import that last wrote it.",
+        db_index=False, db_constraint=False, help_text="The import that last wrote it.",
     )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -254,9 +270,11 @@ class Offence(models.Model):
     crimes_against, offence_label, firearm) are that offence, at position 0.
     """
 
+    # Kept by Django, as the incident's own references are (see Incident).
     incident = models.ForeignKey(
-        Incident, on_delete=models.CASCADE, related_name="offences", db_index=False
-    )
+        Incident, on_delete=models.CASCADE, related_name="offences", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     position = models.PositiveSmallIntegerField(help_text="0 for the first row in the file.")
     category = models.CharField(max_length=30, choices=Category.choices)
     nibrs_code = models.CharField(max_length=3, blank=True)

@@ -81,7 +81,7 @@ class Normalised:
     occurred_us: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     until_us: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # -1: none
     precision: list[str] = field(default_factory=list)
-    local_date: list[date] = field(default_factory=list)
+    local_date: np.ndarray = field(default_factory=lambda: np.zeros(0, "datetime64[D]"))
     category: list[str] = field(default_factory=list)
     nibrs: list[str] = field(default_factory=list)
     against: list[str] = field(default_factory=list)
@@ -391,9 +391,7 @@ def incidents_normalise(
         until_local >= 0, _to_utc_us(np.maximum(until_local, 0), mapping.time_zone), -1
     )
     result.precision = [_PRECISIONS[p] for p in precision[heads]]
-    result.local_date = (
-        (start_local[heads] // 86400).astype("datetime64[D]").astype(object).tolist()
-    )
+    result.local_date = (start_local[heads] // 86400).astype("datetime64[D]")
     result.category = offences.pick("category", primary)
     result.nibrs = offences.pick("nibrs", primary)
     result.against = offences.pick("against", primary)
@@ -933,7 +931,10 @@ def _group(
             RejectionReason.DUPLICATE_ID,
             lambda i: f"id {ids[i]}: an earlier row has the same id",
         )
-    heads = np.unique(head_of[rows.ok[good]]) if rows.ok[good].any() else np.zeros(0, np.int64)
+    # The distinct head rows in file order (a mask, not a sort).
+    is_head = np.zeros(rows.size, dtype=bool)
+    is_head[head_of[rows.ok[good]]] = True
+    heads = np.flatnonzero(is_head)
     incident_of = np.full(rows.size, -1, dtype=np.int64)
     incident_of[heads] = np.arange(heads.size)
     incident_of[good] = incident_of[head_of]

@@ -7,12 +7,18 @@ order, and hand them to the database driver in batches. The SQL is plain ``INSER
 and ``UPDATE … WHERE id =`` that every backend Django supports runs as is, or ``COPY`` where
 the driver offers it; column names come from the models' metadata and values go through the
 backend's own adapters.
+
+On PostgreSQL the largest writes come as Arrow tables instead: Arrow writes their CSV text
+in C for ``COPY … (FORMAT csv)``, a thread streams it while the next table is made, and the
+references that the database does not check (foreign keys without a constraint) are
+checked once per distinct referenced row (see :func:`_references_check`).
 """
 
 from __future__ import annotations
 
+import io
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
@@ -20,12 +26,17 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from django.db import connection, models
+import pyarrow.csv as pacsv
+from django.db import IntegrityError, connection, models
 
 # Rows handed to the driver per executemany call.
 BATCH = 5_000
 # Values per IN (...) list.
 IN_BATCH = 500
+# Referenced ids checked per query after a COPY without per-row foreign key checks.
+REFERENCE_BATCH = 100_000
+# Rows written as CSV text and handed to COPY at a time.
+COPY_BATCH_ROWS = 16_384
 
 
 # Page cache of the SQLite connection while it writes an import, in KiB: the incident table's
@@ -91,19 +102,35 @@ def _sqlite_executemany(sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
 def rows_insert(
     model: type[models.Model],
     fields: Sequence[str],
-    rows: Sequence[tuple[Any, ...]],
+    rows: Sequence[tuple[Any, ...]] | pa.Table,
     *,
     fixed: Mapping[str, Any] | None = None,
+    locked_here: Collection[str] = (),
 ) -> None:
-    """Insert ``rows`` (tuples of ``fields``' database values) into ``model``'s table, with
-    the database values of ``fixed`` (field: value) in every row.
+    """Insert ``rows`` (tuples of ``fields``' database values, or an Arrow table of them
+    column by column) into ``model``'s table, with the database values of ``fixed`` (field:
+    value) in every row.
+
+    An Arrow table goes through ``COPY … (FORMAT csv)`` where :func:`copies_columns` says so,
+    with no Python per row (see :func:`_columns_copy`, and :func:`tables_insert` for
+    ``locked_here``); elsewhere it becomes rows.
 
     Through ``COPY … FROM STDIN`` when the driver's cursor offers it (psycopg 3 on
     PostgreSQL, where it is many times faster than any INSERT), else through one prepared
     ``INSERT`` run by ``executemany`` (SQLite's fastest way), with the fixed values written
     into the statement once instead of bound in every row. Either way the rows are the same
     database values, so both paths store the same thing.
+
+    Only the COPY path checks the references the database does not (foreign keys without a
+    constraint, :func:`_references_check`): rows come this way on SQLite, where a
+    transaction holds the whole database for writing from its start (``IMMEDIATE``), so no
+    row the import read in it can be deleted before it commits.
     """
+    if isinstance(rows, pa.Table):
+        if copies_columns():
+            _columns_copy(model, fields, [rows], fixed=fixed, locked_here=locked_here)
+            return
+        rows = list(zip(*(column.to_pylist() for column in rows.columns), strict=True))
     if not rows:
         return
     fixed = dict(fixed or {})
@@ -134,6 +161,148 @@ def rows_insert(
         sql = f"INSERT INTO {_table(model)} ({columns}) VALUES ({marks})"  # noqa: S608 - names from metadata
         for start in range(0, len(rows), BATCH):
             cursor.executemany(sql, [row + extra for row in rows[start : start + BATCH]])
+
+
+def copies_columns() -> bool:
+    """Whether :func:`rows_insert` writes an Arrow table through ``COPY … (FORMAT csv)``
+    (psycopg 3 on PostgreSQL): then callers do best to hand it one instead of rows."""
+    if connection.vendor != "postgresql":
+        return False
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    return bool(is_psycopg3)
+
+
+def _csv_text(value: Any) -> str | None:
+    """A fixed value as the text COPY reads (CSV: unquoted empty is NULL)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, int | float | str):
+        return str(value)
+    raise TypeError(f"No COPY text for {type(value).__name__}.")
+
+
+def tables_insert(
+    model: type[models.Model],
+    fields: Sequence[str],
+    tables: Iterable[pa.Table],
+    *,
+    fixed: Mapping[str, Any] | None = None,
+    locked_here: Collection[str] = (),
+) -> None:
+    """:func:`rows_insert` of several Arrow tables (made one after the other, as the
+    iterable gives them), in one ``COPY`` where :func:`copies_columns` says so.
+
+    The tables' CSV text goes to the server from a thread while the next is made, so that
+    the server stores rows as this process prepares more. ``locked_here`` names foreign
+    keys whose rows this transaction created or updated: no other can delete them before
+    it ends, so checking that they exist is enough (see :func:`_references_check`).
+    """
+    if not copies_columns():
+        for table in tables:
+            rows_insert(model, fields, table, fixed=fixed)
+        return
+    _columns_copy(model, fields, tables, fixed=fixed, locked_here=locked_here)
+
+
+def _columns_copy(
+    model: type[models.Model],
+    fields: Sequence[str],
+    tables: Iterable[pa.Table],
+    *,
+    fixed: Mapping[str, Any] | None = None,
+    locked_here: Collection[str] = (),
+) -> None:
+    """Insert the rows of ``tables`` (columns of ``fields``' values, with ``fixed``, field:
+    value, alike in every row) through one ``COPY … FROM STDIN (FORMAT csv)``.
+
+    Arrow writes the CSV text in C, so no Python runs per row or per value: strings are
+    always quoted (an empty one is ``""``) and NULL is an unquoted empty field, as
+    PostgreSQL's CSV format reads them; floats are written in their shortest exact form,
+    timestamps in UTC with a ``Z``.
+    """
+    from psycopg.copy import QueuedLibpqWriter
+
+    fixed = dict(fixed or {})
+    names = [*fields, *fixed]
+    column_list = ", ".join(_column(model, f) for f in names)
+    keys = [k for k in _unconstrained_keys(model) if k in names]
+    options = pacsv.WriteOptions(include_header=False, batch_size=COPY_BATCH_ROWS)
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        references: dict[str, set[Any]] = {
+            k: set() if fixed.get(k) is None else {fixed[k]} for k in keys
+        }
+        sql = f"COPY {_table(model)} ({column_list}) FROM STDIN (FORMAT csv)"  # noqa: S608 - names from metadata
+        writer = QueuedLibpqWriter(raw)
+        with connection.wrap_database_errors, raw.copy(sql, writer=writer) as stream:
+            for table in tables:
+                size = table.num_rows
+                if size == 0:
+                    continue
+                arrays = list(table.columns)
+                for name in keys:
+                    if name in fields:
+                        column = arrays[list(fields).index(name)]
+                        references[name].update(pc.unique(pc.drop_null(column)).to_pylist())
+                for value in fixed.values():
+                    text = _csv_text(value)
+                    arrays.append(
+                        pa.nulls(size, pa.string()) if text is None else pa.repeat(text, size)
+                    )
+                whole = pa.Table.from_arrays(arrays, names=[f"c{k}" for k in range(len(names))])
+                for batch in whole.to_batches(max_chunksize=COPY_BATCH_ROWS):
+                    buffer = io.BytesIO()
+                    pacsv.write_csv(batch, buffer, options)
+                    stream.write(buffer.getvalue())
+        _references_check(cursor, model, references, locked_here)
+
+
+def _unconstrained_keys(model: type[models.Model]) -> list[str]:
+    """The foreign keys of ``model`` that the database does not check (no constraint): a
+    bulk write checks them itself (:func:`_references_check`)."""
+    return [
+        field.name
+        for field in model._meta.concrete_fields
+        if isinstance(field, models.ForeignKey) and not getattr(field, "db_constraint", True)
+    ]
+
+
+def _references_check(
+    cursor: Any,
+    model: type[models.Model],
+    references: Mapping[str, Collection[Any]],
+    locked_here: Collection[str],
+) -> None:
+    """What a foreign-key constraint's checks would do, once per distinct value instead of
+    once per row: every referenced row must exist, and is locked (``FOR KEY SHARE``) so that
+    it cannot go before the commit; rows this transaction created or updated
+    (``locked_here``) need no lock."""
+    for name, distinct in references.items():
+        field = model._meta.get_field(name)
+        assert isinstance(field, models.ForeignKey)  # noqa: S101 - from _unconstrained_keys
+        target = field.target_field
+        table = connection.ops.quote_name(target.model._meta.db_table)
+        column = _column(target.model, target.name)
+        lock = "" if name in locked_here else " FOR KEY SHARE"
+        values = sorted(distinct)
+        for start in range(0, len(values), REFERENCE_BATCH):
+            chunk = values[start : start + REFERENCE_BATCH]
+            cursor.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {column} = ANY(%s)"  # noqa: S608 - names from metadata
+                f"{lock}) AS referenced",
+                [chunk],
+            )
+            (count,) = cursor.fetchone()
+            if count != len(chunk):
+                raise IntegrityError(
+                    f"insert into {model._meta.db_table} refers to a missing "
+                    f"{target.model._meta.db_table} row ({name})."
+                )
 
 
 def rows_update(
@@ -194,11 +363,12 @@ def datetimes_adapt(microseconds: np.ndarray) -> list[Any]:
     return [values[i] for i in inverse.tolist()]
 
 
-def dates_adapt(days: Sequence[date]) -> list[Any]:
-    """Dates as the database's date values, each distinct date converted once."""
-    if not days:
+def dates_adapt(days: np.ndarray) -> list[Any]:
+    """Dates (``datetime64[D]``) as the database's date values, each distinct date converted
+    once."""
+    if days.size == 0:
         return []
-    unique, inverse = np.unique(np.array(days, dtype="datetime64[D]"), return_inverse=True)
+    unique, inverse = np.unique(days.astype("datetime64[D]"), return_inverse=True)
     adapt = connection.ops.adapt_datefield_value
     values = np.empty(unique.size, dtype=object)
     for k, day in enumerate(unique.tolist()):
