@@ -21,6 +21,7 @@ from freezegun import freeze_time
 from tests.alerts.conftest import committed, drain, subscribe
 from tests.crimemap.conftest import row
 from tests.notify.loopback import SmtpServer, smtp_settings
+from watchhouse.audit.models import AuditEntry
 from watchhouse.crimemap.digest import (
     area_digest,
     digest_window,
@@ -189,6 +190,9 @@ def test_digests_are_mailed_once_per_period_with_an_unsubscribe_link(incidents, 
     assert month["Subject"] == "Crime digest, 2026-02-01 – 2026-02-28"
     assert "2 incidents reported; 0 in the period before" in _mail_text(month)
     assert DigestDelivery.objects.filter(status="sent").count() == 2
+    queued = AuditEntry.objects.filter(action="notify.digests_queue").order_by("id")
+    assert [(e.data["period"], e.data["queued"]) for e in queued] == [("week", 1), ("month", 1)]
+    assert "weekly@example.org" not in str([e.data for e in queued])
     assert {d.subscription_id for d in DigestDelivery.objects.all()} == {weekly.pk, monthly.pk}
     # Running again the same day, or any day of the same week, sends nothing more.
     with freeze_time("2026-03-14"):

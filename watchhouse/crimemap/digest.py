@@ -29,6 +29,7 @@ from django.utils import timezone, translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext
 
+from watchhouse.audit.services import audit_record
 from watchhouse.core.errors import InvalidInputError
 from watchhouse.crimemap.categories import Category
 from watchhouse.crimemap.models import Incident
@@ -320,6 +321,13 @@ def digests_queue(*, period: str, today: date | None = None) -> tuple[Window, in
         ]
         # A run at the same moment may write some of them first: those are left as they are.
         DigestDelivery.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+        if rows:
+            audit_record(
+                actor=None, action="notify.digests_queue", object_type="notify.digestdelivery",
+                object_id=f"{period}:{window.first_day}",
+                data={"period": period, "first_day": window.first_day.isoformat(),
+                      "last_day": window.last_day.isoformat(), "queued": len(rows)},
+            )  # fmt: skip
     return window, len(rows)
 
 
