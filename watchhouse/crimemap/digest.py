@@ -391,6 +391,7 @@ def digests_send(*, ids: list[int]) -> DigestReport:
     report = DigestReport()
     token = f"claim:{uuid.uuid4().hex}"
     remaining = list(ids)
+    cache: dict[tuple[Any, ...], PlaceDigest] = {}
     while remaining:
         batch, remaining = remaining[:CLAIM_BATCH], remaining[CLAIM_BATCH:]
         claimed = _claim(batch, token)
@@ -405,7 +406,6 @@ def digests_send(*, ids: list[int]) -> DigestReport:
                 report.skipped += 1
             else:
                 live.append(delivery)
-        cache: dict[tuple[Any, ...], PlaceDigest] = {}
         messages = [digest_message(d, _digests(d, cache)) for d in live]
         for delivery, result in zip(live, email_send_batch(messages), strict=True):
             _record(delivery, result, token, report)
