@@ -112,8 +112,8 @@ def rows_insert(
     value) in every row.
 
     An Arrow table goes through ``COPY … (FORMAT csv)`` where :func:`copies_columns` says so,
-    with no Python per row (see :func:`_columns_copy`, and :func:`tables_insert` for
-    ``locked_here``); elsewhere it becomes rows.
+    with no Python per row (see :func:`tables_insert`, also for ``locked_here``); elsewhere
+    it becomes rows.
 
     Through ``COPY … FROM STDIN`` when the driver's cursor offers it (psycopg 3 on
     PostgreSQL, where it is many times faster than any INSERT), else through one prepared
@@ -128,7 +128,7 @@ def rows_insert(
     """
     if isinstance(rows, pa.Table):
         if copies_columns():
-            _columns_copy(model, fields, [rows], fixed=fixed, locked_here=locked_here)
+            tables_insert(model, fields, [rows], fixed=fixed, locked_here=locked_here)
             return
         rows = list(zip(*(column.to_pylist() for column in rows.columns), strict=True))
     if not rows:
@@ -201,30 +201,16 @@ def tables_insert(
     the server stores rows as this process prepares more. ``locked_here`` names foreign
     keys whose rows this transaction created or updated: no other can delete them before
     it ends, so checking that they exist is enough (see :func:`_references_check`).
-    """
-    if not copies_columns():
-        for table in tables:
-            rows_insert(model, fields, table, fixed=fixed)
-        return
-    _columns_copy(model, fields, tables, fixed=fixed, locked_here=locked_here)
-
-
-def _columns_copy(
-    model: type[models.Model],
-    fields: Sequence[str],
-    tables: Iterable[pa.Table],
-    *,
-    fixed: Mapping[str, Any] | None = None,
-    locked_here: Collection[str] = (),
-) -> None:
-    """Insert the rows of ``tables`` (columns of ``fields``' values, with ``fixed``, field:
-    value, alike in every row) through one ``COPY … FROM STDIN (FORMAT csv)``.
 
     Arrow writes the CSV text in C, so no Python runs per row or per value: strings are
     always quoted (an empty one is ``""``) and NULL is an unquoted empty field, as
     PostgreSQL's CSV format reads them; floats are written in their shortest exact form,
     timestamps in UTC with a ``Z``.
     """
+    if not copies_columns():
+        for table in tables:
+            rows_insert(model, fields, table, fixed=fixed)
+        return
     from psycopg.copy import QueuedLibpqWriter
 
     fixed = dict(fixed or {})
