@@ -33,6 +33,8 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,6 +141,30 @@ def duckdb_load(path: Path, folder: Path) -> float:
     return seconds
 
 
+@contextmanager
+def scratch_django() -> Iterator[Path]:
+    """A new database for the run (removed after it, see :func:`_database`), Django set up
+    on it and migrated; yields a scratch folder that goes with it."""
+    with tempfile.TemporaryDirectory(prefix="watchhouse-bench-") as name:
+        folder = Path(name)
+        url, dropped = _database(folder)
+        os.environ["DATABASE_URL"] = url
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "watchhouse.config.settings")
+        os.environ.setdefault("WATCHHOUSE_VAR_DIR", str(folder))
+        # As in production: the debug cursor would log every parameter of every statement.
+        os.environ["WATCHHOUSE_DEBUG"] = "0"
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        try:
+            call_command("migrate", verbosity=0)
+            yield folder
+        finally:
+            _drop(dropped)
+
+
 def areas_import(jurisdiction: str) -> None:
     from watchhouse.geo.services import area_import
 
@@ -193,55 +219,40 @@ def main() -> int:
     if not PARQUET.is_file():
         print(json.dumps({"bench": "crimemap", "error": f"{PARQUET} is missing"}))
         return 1
-    with tempfile.TemporaryDirectory(prefix="watchhouse-bench-") as name:
-        folder = Path(name)
-        url, dropped = _database(folder)
-        os.environ["DATABASE_URL"] = url
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "watchhouse.config.settings")
-        os.environ.setdefault("WATCHHOUSE_VAR_DIR", str(folder))
-        # As in production: the debug cursor would log every parameter of every statement.
-        os.environ["WATCHHOUSE_DEBUG"] = "0"
-        import django
-
-        django.setup()
-        from django.core.management import call_command
+    with scratch_django() as folder:
         from django.db import connection
 
-        try:
-            call_command("migrate", verbosity=0)
-            places = [JURISDICTION] + [
-                f"{JURISDICTION} {n}" for n in range(2, max(args.stl_runs, 1) + 1)
-            ]
-            for place in places:
-                areas_import(place)
-            scaled = folder / "scaleup.parquet"
-            scaleup_write(scaled, args.rows, args.seed)
-            runs = [timed_import(PARQUET, "stl", place) for place in places]
-            stl = sorted(runs, key=lambda run: run.seconds)[len(runs) // 2]
-            again = timed_import(PARQUET, "stl")
-            big = timed_import(scaled, "scaleup")
-            result = {
-                "bench": "crimemap",
-                "database": connection.vendor,
-                "target_rows_per_s": TARGET_ROWS_PER_S,
-                "stl": {
-                    **figures(stl, duckdb_load(PARQUET, folder)),
-                    "runs_s": [round(run.seconds, 3) for run in runs],
-                    "reimport_s": round(again.seconds, 3),
-                    "reimport_rows_per_s": round(again.report.rows_read / again.seconds),
-                },
-                "scaleup": figures(big, duckdb_load(scaled, folder)),
-            }
-            first, repeat, large = stl.report, again.report, big.report
-            ok = (
-                all(run.report.incidents_created == first.incidents_created for run in runs)
-                and repeat.incidents_unchanged == first.incidents_created
-                and repeat.incidents_created == repeat.incidents_updated == 0
-                and large.rows_read == args.rows
-                and first.rows_read == first.rows_rejected + first.offences_written
-            )
-        finally:
-            _drop(dropped)
+        places = [JURISDICTION] + [
+            f"{JURISDICTION} {n}" for n in range(2, max(args.stl_runs, 1) + 1)
+        ]
+        for place in places:
+            areas_import(place)
+        scaled = folder / "scaleup.parquet"
+        scaleup_write(scaled, args.rows, args.seed)
+        runs = [timed_import(PARQUET, "stl", place) for place in places]
+        stl = sorted(runs, key=lambda run: run.seconds)[len(runs) // 2]
+        again = timed_import(PARQUET, "stl")
+        big = timed_import(scaled, "scaleup")
+        result = {
+            "bench": "crimemap",
+            "database": connection.vendor,
+            "target_rows_per_s": TARGET_ROWS_PER_S,
+            "stl": {
+                **figures(stl, duckdb_load(PARQUET, folder)),
+                "runs_s": [round(run.seconds, 3) for run in runs],
+                "reimport_s": round(again.seconds, 3),
+                "reimport_rows_per_s": round(again.report.rows_read / again.seconds),
+            },
+            "scaleup": figures(big, duckdb_load(scaled, folder)),
+        }
+        first, repeat, large = stl.report, again.report, big.report
+        ok = (
+            all(run.report.incidents_created == first.incidents_created for run in runs)
+            and repeat.incidents_unchanged == first.incidents_created
+            and repeat.incidents_created == repeat.incidents_updated == 0
+            and large.rows_read == args.rows
+            and first.rows_read == first.rows_rejected + first.offences_written
+        )
     result["counts_ok"] = ok
     print(json.dumps(result))
     return 0 if ok else 1
