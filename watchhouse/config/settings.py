@@ -333,6 +333,11 @@ WATCHHOUSE_CRIME_TILES_URL = env_str("WATCHHOUSE_CRIME_TILES_URL", "")
 # Attribution the tile server requires, shown on the map (HTML is not allowed).
 WATCHHOUSE_CRIME_TILES_ATTRIBUTION = env_str("WATCHHOUSE_CRIME_TILES_ATTRIBUTION", "")
 
+# Daily jobs the worker runs, so no cron is needed: "HH:MM command arguments" (local time),
+# separated by semicolons, e.g. "06:00 send-crime-digests; 03:00 import-incident-feed --format
+# stl-nibrs --folder /srv/rms" (see watchhouse/core/schedule.py for the commands allowed).
+WATCHHOUSE_DAILY = env_str("WATCHHOUSE_DAILY", "")
+
 # Render public alert pages and feeds once and serve repeats from the cache (off under test,
 # where transactions never commit and so never clear it).
 WATCHHOUSE_PAGE_CACHE = env_bool("WATCHHOUSE_PAGE_CACHE", not TESTING)

@@ -34,3 +34,23 @@ class ProbeRecord(models.Model):
 
     def __str__(self) -> str:
         return f"probe {self.key} (attempt {self.attempt})"
+
+
+class DailyRun(models.Model):
+    """The last day one of the daily jobs (``WATCHHOUSE_DAILY``) was handed to the worker.
+
+    ``key`` is the SHA-256 of the job's line, so changing a job's time or arguments makes a
+    new job. Workers claim a day by a conditional update, so a job starts once a day however
+    many workers tick.
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    line = models.TextField()
+    last_day = models.DateField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["line"]
+
+    def __str__(self) -> str:
+        return f"{self.line} (last {self.last_day})"

@@ -1,9 +1,9 @@
 """The crime digest: what was reported near a resident's places in the last week or month.
 
 Residents ask for it in their alert subscription (the "Crime digest" category, weekly or
-monthly). ``watchhouse send-crime-digests``, run daily by cron or a systemd timer, queues
-one e-mail per subscriber for each period that has ended (once: a period queued again writes
-nothing) and the worker sends them. The public area pages show the same figures.
+monthly). ``watchhouse send-crime-digests``, run daily (a daily job in ``WATCHHOUSE_DAILY``,
+or cron), queues one e-mail per subscriber for each period that has ended (once: a period
+queued again writes nothing) and the worker sends them. The public area pages show the same figures.
 
 Privacy: a digest is built from public locations only (hundred blocks and the points they
 snap to). Incidents of withheld categories have no public point: an area's digest counts

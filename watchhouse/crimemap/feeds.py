@@ -1,6 +1,7 @@
 """Incident files that arrive without someone at the command line: uploaded in the console, or
 picked up on a schedule from a folder the records system exports to or from an address
-(``watchhouse import-incident-feed``, run daily by cron or a systemd timer).
+(``watchhouse import-incident-feed``, run daily as a daily job of the worker,
+``WATCHHOUSE_DAILY``, or by cron).
 
 Each file goes through :func:`~watchhouse.crimemap.services.incidents_import`, which checks it
 by content (a parquet file by its magic number, a CSV file by its columns) and imports it in

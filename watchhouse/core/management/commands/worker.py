@@ -9,6 +9,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.crypto import get_random_string
 
+from watchhouse.core.errors import InvalidInputError
+from watchhouse.core.schedule import ScheduleThread, daily_jobs, daily_tick
 from watchhouse.core.taskqueue import Worker
 
 
@@ -29,6 +31,17 @@ class Command(BaseCommand):
             raise CommandError("--interval must be zero or more seconds.")
         if len(worker_id) > 64:
             raise CommandError("--worker-id must be at most 64 characters.")
+        try:
+            jobs = daily_jobs()
+        except InvalidInputError as exc:
+            raise CommandError(f"WATCHHOUSE_DAILY: {exc}") from exc
+        if jobs:
+            # A batch run checks the jobs once; a lasting worker keeps checking them.
+            if batch:
+                daily_tick()
+            else:
+                ScheduleThread().start()
+            self.stdout.write(f"Daily jobs: {'; '.join(job.line for job in jobs)}.")
         queues = list(settings.TASKS["default"].get("QUEUES") or ["default"])
         if settings.WATCHHOUSE_TASK_BACKEND == "rq":
             rq_args = [

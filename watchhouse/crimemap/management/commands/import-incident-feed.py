@@ -1,5 +1,5 @@
 """`watchhouse import-incident-feed --format FORMAT (--folder DIR | --url URL)`: import the new
-files of a folder or an address; run it daily (cron, a systemd timer)."""
+files of a folder or an address; run it daily (a daily job in WATCHHOUSE_DAILY, or cron)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """`watchhouse send-crime-digests`: queue the crime digests of the week and the month that
-ended, and hand them to the worker; run it daily (cron, a systemd timer)."""
+ended, and hand them to the worker; run it daily (a daily job in WATCHHOUSE_DAILY, or cron)."""
 
 from __future__ import annotations
 
