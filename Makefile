@@ -33,7 +33,7 @@ run: install
 	$(BIN)/watchhouse migrate --noinput
 	$(BIN)/watchhouse collectstatic --noinput --verbosity 0
 	$(BIN)/watchhouse demo
-	$(BIN)/watchhouse serve --port $(PORT)
+	WATCHHOUSE_DAILY="$${WATCHHOUSE_DAILY-06:00 send-crime-digests}" $(BIN)/watchhouse serve --port $(PORT)
 
 test: install browser
 	WATCHHOUSE_ENV=test $(BIN)/python -m pytest $(PYTEST_ARGS)
