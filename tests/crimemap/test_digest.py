@@ -320,7 +320,7 @@ def test_a_custom_area_counts_the_public_points_inside_it(incidents, tmp_path):
 
 
 def test_a_digest_is_written_in_the_subscribers_language(incidents, smtp):
-    _digest_subscriber(_home(), email="vecina@example.org", language="es")
+    _digest_subscriber(_home(0.5), email="vecina@example.org", language="es")
     with freeze_time(TODAY):
         call_command("send-crime-digests", "--period", "week")
         with committed():
@@ -330,3 +330,4 @@ def test_a_digest_is_written_in_the_subscribers_language(incidents, smtp):
     text = _mail_text(mail)
     assert "2 incidentes denunciados; 1 en el período anterior" in text
     assert "Hurto: 2" in text
+    assert "0,5 millas alrededor de Home" in text

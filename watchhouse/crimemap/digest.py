@@ -26,6 +26,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.formats import number_format
 from django.utils.http import urlencode
 from django.utils.translation import gettext
 
@@ -229,7 +230,7 @@ def point_digest(window: Window, place: SubscriptionPlace) -> PlaceDigest:
         withheld = _incidents(window).filter(withheld=True, neighbourhood_id=hood.pk).count()
     return PlaceDigest(
         label=gettext("%(miles)s miles around %(place)s")
-        % {"miles": f"{miles:g}", "place": label},
+        % {"miles": number_format(round(miles, 2)), "place": label},
         window=window, total=total, before=before, change=poisson_change(before, total),
         by_category=by_category, blocks=_blocks(current), withheld=withheld,
         withheld_area=withheld_area, link=_map_link(window),
