@@ -19,17 +19,20 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(BIN)/.installed node_modules/.installed
 
-# Browser tests drive Debian's Chromium; install it where this user may (root with apt-get).
+# Browser tests drive Debian's Chromium; media tests and the worker's transcoding use Debian's
+# ffmpeg. Install them where this user may (root with apt-get).
 browser:
-	@if [ ! -x /usr/bin/chromium ]; then \
+	@missing=""; [ -x /usr/bin/chromium ] || missing="chromium"; \
+	command -v ffmpeg >/dev/null || missing="$$missing ffmpeg"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
-	    echo "Debian's chromium is not installed: browser tests will be skipped (apt-get install chromium)."; \
+	    echo "Debian's$$missing not installed: the tests that need them will be skipped (apt-get install$$missing)."; \
 	  fi; \
 	fi
 
-run: install
+run: install browser
 	$(BIN)/watchhouse migrate --noinput
 	$(BIN)/watchhouse collectstatic --noinput --verbosity 0
 	$(BIN)/watchhouse demo
