@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "watchhouse.crimemap",
     "watchhouse.notify",
     "watchhouse.alerts",
+    "watchhouse.posts",
     "watchhouse.web",
     "watchhouse.console",
     "watchhouse.api",
@@ -255,6 +256,11 @@ WHITENOISE_AUTOREFRESH = DEBUG or TESTING
 # URL prefix and folder of uploaded media.
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("WATCHHOUSE_MEDIA_ROOT", str(VAR_DIR / "media")))
+# Originals of uploaded media, as received (with their metadata): staff only, never served
+# under MEDIA_URL; the public gets the copies the worker makes from them in MEDIA_ROOT.
+WATCHHOUSE_PRIVATE_MEDIA_ROOT = Path(
+    env_str("WATCHHOUSE_PRIVATE_MEDIA_ROOT", str(VAR_DIR / "private-media"))
+)
 # Where `watchhouse backup` writes by default.
 WATCHHOUSE_BACKUP_DIR = Path(env_str("WATCHHOUSE_BACKUP_DIR", str(VAR_DIR / "backups")))
 
