@@ -18,9 +18,9 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.alerts.conftest import circle, fields, info
-from watchhouse.alerts import cache
 from watchhouse.alerts.models import Alert
 from watchhouse.alerts.services import alert_cancel, alert_create, alert_issue, alert_issue_update
+from watchhouse.core import pagecache as cache
 
 pytestmark = pytest.mark.django_db
 
@@ -233,6 +233,6 @@ def test_fast_path_leaves_staff_and_languages_alone(
     _, _, body = call(front, url)
     assert b"Staff note" not in body
     with django_capture_on_commit_callbacks(execute=True):
-        cache.pages_changed()
+        cache.pages_changed("alerts")
     _, _, body = call(front, url)
     assert b"Staff note" in body

@@ -17,7 +17,6 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from watchhouse.accounts.roles import require_role
-from watchhouse.alerts.cache import pages_changed
 from watchhouse.alerts.cap import cap_problems, cap_render, cap_schema_errors, ipaws_profile_errors
 from watchhouse.alerts.documents import alert_cap
 from watchhouse.alerts.models import (
@@ -45,6 +44,7 @@ from watchhouse.alerts.validation import (
 )
 from watchhouse.audit.services import audit_record
 from watchhouse.core.errors import InvalidInputError, NotPermittedError
+from watchhouse.core.pagecache import pages_changed
 from watchhouse.geo.points import polygon_cells
 
 if TYPE_CHECKING:
@@ -313,7 +313,7 @@ def _issue(actor: User, alert: Alert, *, action: str) -> Alert:
         expire_alert_task.using(run_after=expires).enqueue(alert_id)
 
     transaction.on_commit(enqueue)
-    pages_changed()
+    pages_changed("alerts")
     return alert
 
 
@@ -501,5 +501,5 @@ def alert_expire(*, alert_id: int, now: datetime | None = None) -> bool:
         alert.ended_at = now
         alert.save(update_fields=["state", "ended_at", "updated_at"])
         audit_record(actor=None, action="alerts.expire", obj=alert)
-        pages_changed()
+        pages_changed("alerts")
     return True

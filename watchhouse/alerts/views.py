@@ -14,10 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from watchhouse.alerts import cache, selectors
+from watchhouse.alerts import selectors
 from watchhouse.alerts.cap import CAP_MEDIA_TYPE
 from watchhouse.alerts.capfeed import CapFeedEntry, cap_atom_render
 from watchhouse.alerts.models import Alert, AlertInfo
+from watchhouse.core import pagecache
 from watchhouse.geo.models import Area
 from watchhouse.geo.svg import svg_map
 
@@ -60,7 +61,7 @@ def _get(pk: int) -> Alert:
 
 
 def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return cache.serve(
+    return pagecache.serve(
         request, f"detail:{pk}", lambda: _alert_detail(request, pk), per_visitor=True
     )
 
@@ -88,7 +89,7 @@ def _alert_detail(request: HttpRequest, pk: int) -> tuple[HttpResponse, float]:
     chain = selectors.alert_chain(alert)
     now = timezone.now()
     in_force = alert.state == "issued" and alert.expires > now
-    extra = {"csrf_token": cache.CSRF_PLACEHOLDER} if cache.cacheable(request) else {}
+    extra = {"csrf_token": pagecache.CSRF_PLACEHOLDER} if pagecache.cacheable(request) else {}
     response = render(
         request,
         "alerts/detail.html",
@@ -104,7 +105,7 @@ def _alert_detail(request: HttpRequest, pk: int) -> tuple[HttpResponse, float]:
         },
     )
     # The page says "in force" until the alert expires, even before the expiry task runs.
-    fresh_s = (alert.expires - now).total_seconds() if in_force else float(cache.TIMEOUT_S)
+    fresh_s = (alert.expires - now).total_seconds() if in_force else float(pagecache.TIMEOUT_S)
     return response, fresh_s
 
 
@@ -124,7 +125,7 @@ def _feed_alerts() -> list[Shown]:
 
 
 def feed_atom(request: HttpRequest) -> HttpResponse:
-    return cache.serve(request, "feed.atom", lambda: (_feed_atom(), float(cache.TIMEOUT_S)))
+    return pagecache.serve(request, "feed.atom", lambda: (_feed_atom(), float(pagecache.TIMEOUT_S)))
 
 
 def _feed_atom() -> HttpResponse:
@@ -152,7 +153,7 @@ def _feed_atom() -> HttpResponse:
 
 
 def feed_json(request: HttpRequest) -> HttpResponse:
-    return cache.serve(request, "feed.json", lambda: (_feed_json(), float(cache.TIMEOUT_S)))
+    return pagecache.serve(request, "feed.json", lambda: (_feed_json(), float(pagecache.TIMEOUT_S)))
 
 
 def _feed_json() -> HttpResponse:

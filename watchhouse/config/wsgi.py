@@ -7,8 +7,8 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "watchhouse.config.settings")
 django_application = get_wsgi_application()
 
-# Imported once Django is set up. Repeat requests for cached public alert pages and feeds are
+# Imported once Django is set up. Repeat requests for cached public pages and feeds are
 # answered here, before Django's middleware, because everyone opens them at once.
-from watchhouse.alerts.cache import PageCacheApp  # noqa: E402
+from watchhouse.core.pagecache import PageCacheApp  # noqa: E402
 
 application = PageCacheApp(django_application)

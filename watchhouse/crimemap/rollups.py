@@ -48,6 +48,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, IntegerField, Max, Min, Model, QuerySet, Sum, Value
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 
+from watchhouse.core.pagecache import pages_changed
 from watchhouse.crimemap.models import (
     BlockCount,
     CalendarDay,
@@ -341,6 +342,8 @@ def rollups_refresh(*, source_id: int) -> dict[str, int]:
             every_day=False,
             every_category=False,
         )
+        # Area pages show these counts.
+        pages_changed("crime")
         return {
             model.__name__: model._default_manager.filter(source=source).count()
             for model in ROLLUP_MODELS

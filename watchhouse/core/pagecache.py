@@ -1,19 +1,24 @@
-"""Public alert pages and feeds rendered once and served from the cache.
+"""Public pages and feeds rendered once and served from the cache.
 
-Anonymous GETs of an alert page or a feed are what everyone opens at once, so their bodies
-are rendered once per (page, language, version) and kept in Django's cache (locmem in one
-process, Redis at scale). The version changes whenever any alert changes: the alert services
-call :func:`pages_changed` inside their transaction and the bump happens on commit.
+Anonymous GETs of an alert page, the news timeline or a feed are what everyone opens at
+once, so their bodies are rendered once per (page, language, version) and kept in Django's
+cache (locmem in one process, Redis at scale). Pages belong to sections (:data:`ROUTES` maps
+path prefixes to the sections their content comes from: an area page shows alerts, posts and
+crime figures); each section has a version that changes whenever anything in it changes: the
+services call :func:`pages_changed` with the section inside their transaction and the bump
+happens on commit.
 
-The version lives where every process of the deployment sees it: in the cache itself when
-the cache is shared (Redis), otherwise in a small stamp file under ``VAR_DIR`` (a ``stat``
-per request), so a change made in the worker process (expiry) or in another web process
-reaches every web process at once.
+The versions live where every process of the deployment sees them: in the cache itself when
+the cache is shared (Redis), otherwise in small stamp files under ``VAR_DIR`` (a ``stat``
+per section and request), so a change made in the worker process (expiry, a scheduled post)
+or in another web process reaches every web process at once.
 
-Requests carrying a session cookie (signed-in staff, or anyone with flashed messages), a
-messages cookie or a query string are never served from the cache: they get the normal
-view. The CSRF token of the language form is not part of the cached body: a placeholder is
-substituted with the request's own token on the way out, so the form keeps working.
+Requests carrying a session cookie (signed-in staff, or anyone with flashed messages) or a
+messages cookie are never served from the cache: they get the normal view; nor are requests
+with a query string, unless the view says its query string only selects what is shown
+(filters, page numbers), in which case the query string is part of the key. The CSRF token
+of the language form is not part of the cached body: a placeholder is substituted with the
+request's own token on the way out, so the form keeps working.
 """
 
 from __future__ import annotations
@@ -49,49 +54,74 @@ CSRF_PLACEHOLDER = "WatchhouseCsrfTokenPlaceholderX"
 MAX_AGE_S = 30
 # Longest time a rendered body stays in the cache (the version normally retires it first).
 TIMEOUT_S = 300
-_VERSION_KEY = "alerts:pages:version"
+_VERSION_KEY = "pages:version:"
+# Path prefixes of cached pages, and the sections whose changes retire them.
+ROUTES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("/alerts/", ("alerts",)),
+    ("/news/", ("posts",)),
+    ("/podcast/", ("posts",)),
+    ("/officers/", ("posts",)),
+    ("/areas/", ("alerts", "posts", "crime")),
+)
+SECTIONS = frozenset(section for _prefix, sections in ROUTES for section in sections)
+# Longest query string kept as part of a key (anything longer goes to Django every time).
+QUERY_MAX = 200
 
 
-def _stamp_path() -> Path:
-    return Path(settings.VAR_DIR) / "alert-pages.version"
+def sections_for(path: str) -> tuple[str, ...] | None:
+    """The sections of a cached page at ``path``, or None when no cached page lives there."""
+    for prefix, sections in ROUTES:
+        if path.startswith(prefix):
+            return sections
+    return None
+
+
+def _stamp_path(section: str) -> Path:
+    return Path(settings.VAR_DIR) / f"pages-{section}.version"
 
 
 def _shared_cache() -> bool:
     return not isinstance(cache, LocMemCache)
 
 
-def pages_version() -> str:
-    """The current version of every public alert page and feed."""
+def _section_version(section: str) -> str:
     if _shared_cache():
-        version = cache.get(_VERSION_KEY)
+        version = cache.get(_VERSION_KEY + section)
         if version is None:
             version = uuid.uuid4().hex
-            cache.add(_VERSION_KEY, version, timeout=None)
-            version = cache.get(_VERSION_KEY, version)
+            cache.add(_VERSION_KEY + section, version, timeout=None)
+            version = cache.get(_VERSION_KEY + section, version)
         return str(version)
     try:
-        st = os.stat(_stamp_path())
+        st = os.stat(_stamp_path(section))
     except FileNotFoundError:
         return "0"
     return f"{st.st_ino:x}.{st.st_mtime_ns:x}.{st.st_size:x}"
 
 
-def _bump() -> None:
+def pages_version(sections: tuple[str, ...]) -> str:
+    """The current version of every cached page made from ``sections``."""
+    return "-".join(_section_version(section) for section in sections)
+
+
+def _bump(section: str) -> None:
     if _shared_cache():
-        cache.set(_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        cache.set(_VERSION_KEY + section, uuid.uuid4().hex, timeout=None)
         return
-    path = _stamp_path()
+    path = _stamp_path(section)
     path.parent.mkdir(parents=True, exist_ok=True)
     # A new file replaces the old one atomically: a new inode, so a new version for sure.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".alert-pages.")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".pages-{section}.")
     with os.fdopen(fd, "w") as handle:
         handle.write(uuid.uuid4().hex)
     os.replace(tmp, path)
 
 
-def pages_changed() -> None:
-    """Retire every cached alert page and feed once the current transaction commits."""
-    transaction.on_commit(_bump)
+def pages_changed(section: str) -> None:
+    """Retire every cached page made from ``section`` once the current transaction commits."""
+    if section not in SECTIONS:
+        raise ValueError(f"No cached pages are made from {section!r}.")
+    transaction.on_commit(lambda: _bump(section))
 
 
 def enabled() -> bool:
@@ -100,9 +130,13 @@ def enabled() -> bool:
     return bool(settings.WATCHHOUSE_PAGE_CACHE)
 
 
-def cacheable(request: HttpRequest) -> bool:
-    """True for an anonymous GET/HEAD that the cached body fits exactly."""
-    if not enabled() or request.method not in ("GET", "HEAD") or request.META.get("QUERY_STRING"):
+def cacheable(request: HttpRequest, *, query: bool = False) -> bool:
+    """True for an anonymous GET/HEAD that the cached body fits exactly (``query``: the view's
+    query string only selects what is shown, so it is part of the key)."""
+    if not enabled() or request.method not in ("GET", "HEAD"):
+        return False
+    asked = request.META.get("QUERY_STRING", "")
+    if asked and (not query or len(asked) > QUERY_MAX):
         return False
     cookies = request.COOKIES
     return settings.SESSION_COOKIE_NAME not in cookies and "messages" not in cookies
@@ -134,17 +168,26 @@ def serve(
     render: Callable[[], tuple[HttpResponse, float]],
     *,
     per_visitor: bool = False,
+    query: bool = False,
 ) -> HttpResponse:
-    """The response ``render`` builds for ``name``, rendered once per language and version.
+    """The response ``render`` builds for ``name``, rendered once per language, version and,
+    with ``query``, query string (see :func:`cacheable`). The request's path must be under
+    one of :data:`ROUTES`, whose sections make the version.
 
     ``render`` returns the full response and how many seconds it stays true at most (an
     alert page stops saying "in force" when the alert expires); only a 200 is kept.
     ``per_visitor`` bodies hold :data:`CSRF_PLACEHOLDER` where the visitor's CSRF token goes
     (HTML pages with a form).
     """
-    if not cacheable(request):
+    sections = sections_for(request.path_info)
+    if sections is None:
+        raise ValueError(f"{request.path_info} is not under a cached route (pagecache.ROUTES).")
+    if not cacheable(request, query=query):
         return render()[0]
-    key = f"alerts:page:{name}:{get_language()}:{pages_version()}"
+    asked = request.META.get("QUERY_STRING", "")
+    key = (
+        f"pages:page:{request.path_info}?{asked}:{name}:{get_language()}:{pages_version(sections)}"
+    )
     now = time.time()
     entry = cache.get(key)
     if entry is None or entry[3] <= now:
@@ -182,7 +225,7 @@ def serve(
 
 # Marks a response ``serve`` may replay (value: the cache key of its body); never sent out.
 MARK_HEADER = "X-Watchhouse-Page-Cache"
-_FAST_PREFIX = "alerts:fast:"
+_FAST_PREFIX = "pages:fast:"
 _FRONT_FLAG = "watchhouse.page_cache"
 _DROPPED = {"set-cookie", "x-request-id", "etag", "cache-control", "content-length"}
 _CSRF_CHARS = string.ascii_letters + string.digits
@@ -232,22 +275,25 @@ def _csrf_cookie_header(secret: str) -> str:
 
 def _fast_key(environ: dict[str, Any], cookies: dict[str, str]) -> str | None:
     """The key of a request the fast path may answer, or None."""
-    if not enabled() or environ.get("REQUEST_METHOD") != "GET" or environ.get("QUERY_STRING"):
+    if not enabled() or environ.get("REQUEST_METHOD") != "GET":
         return None
     path = environ.get("PATH_INFO", "")
-    if not path.startswith("/alerts/"):
+    sections = sections_for(path)
+    asked = environ.get("QUERY_STRING", "")
+    if sections is None or len(asked) > QUERY_MAX:
         return None
     if settings.SESSION_COOKIE_NAME in cookies or "messages" in cookies:
         return None
     # Everything Django decides the answer by: host, scheme, language cookie and header.
     parts = (
         path,
+        asked,
         environ.get("HTTP_HOST", ""),
         environ.get("wsgi.url_scheme", ""),
         environ.get("HTTP_X_FORWARDED_PROTO", ""),
         environ.get("HTTP_ACCEPT_LANGUAGE", ""),
         cookies.get(settings.LANGUAGE_COOKIE_NAME, ""),
-        pages_version(),
+        pages_version(sections),
     )
     return _FAST_PREFIX + hashlib.blake2b("\0".join(parts).encode(), digest_size=16).hexdigest()
 
@@ -258,7 +304,7 @@ def _cookies(environ: dict[str, Any]) -> dict[str, str]:
 
 
 class PageCacheApp:
-    """WSGI wrapper: replays cached alert pages and feeds to anonymous GETs.
+    """WSGI wrapper: replays cached public pages and feeds to anonymous GETs.
 
     The first request for a (path, host, language, version) goes through Django and its whole
     middleware stack; when the view served it from the page cache (``serve`` marks such
