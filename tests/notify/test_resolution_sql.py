@@ -354,3 +354,76 @@ def test_an_address_in_two_subscriptions_gets_one_message(issue):
     deliveries_create(alert_id=alert.pk)
     got = set(Delivery.objects.filter(alert=alert).values_list("subscription_id", flat=True))
     assert got == {first.pk, alone.pk}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sessions_write_what_one_session_writes(issue, tmp_path, monkeypatch):
+    """A resolve in a transaction of its own reads the recipients in a second session on
+    PostgreSQL while it writes them, and writes exactly what the single-session statement
+    and the Python path write."""
+    _random_subscriptions(tmp_path)
+    alert = issue()
+    piped: list[str] = []
+    real_pipe = resolve._rows_pipe
+
+    def spy(*args: Any, **kwargs: Any) -> int:
+        piped.append(args[1])
+        return real_pipe(*args, **kwargs)
+
+    monkeypatch.setattr(resolve, "_rows_pipe", spy)
+    night = timezone.make_aware(datetime.combine(timezone.localdate(), time(23, 30)))
+    with freeze_time(night):
+        two = deliveries_create(alert_id=alert.pk)
+        by_two = _rows(alert.pk)
+        Delivery.objects.all().delete()
+        with transaction.atomic():  # inside a caller's transaction: one session
+            one = deliveries_create(alert_id=alert.pk)
+        by_one = _rows(alert.pk)
+        Delivery.objects.all().delete()
+        monkeypatch.setattr(resolve, "SUPPORTED_VENDORS", frozenset())
+        python = deliveries_create(alert_id=alert.pk)
+        by_python = _rows(alert.pk)
+    assert len(piped) == (1 if connection.vendor == "postgresql" else 0)
+    assert len(by_two) > 200
+    assert by_two == by_one == by_python
+    counts = {(r.subscriptions, r.quiet, r.created) for r in (two, one, python)}
+    assert len(counts) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sessions_meeting_rows_written_meanwhile_resolve_again_in_one(issue, monkeypatch):
+    """Rows written by another resolver after this one looked stop the piped COPY at the
+    unique constraint; the resolve runs again in one session and writes only what is
+    missing."""
+    for n in range(4):
+        subscribe(point(39.952, -89.350 + n * 1e-4), email=f"r{n}@example.org")
+    alert = issue()
+    deliveries_create(alert_id=alert.pk)
+    written = _rows(alert.pk)
+    Delivery.objects.filter(pk__in=Delivery.objects.filter(alert=alert).values("pk")[:2]).delete()
+    monkeypatch.setattr(resolve, "_no_deliveries_yet", lambda alert_id: True)
+    report = deliveries_create(alert_id=alert.pk)
+    assert report.created == 2
+    assert _rows(alert.pk) == written
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_session_that_cannot_connect_leaves_the_resolve_to_one(issue, monkeypatch):
+    """When the reading session cannot be had (say the server's connections are used up),
+    the resolve runs in its own session and misses no one."""
+    import psycopg
+
+    subscribe(point(39.952, -89.350), email="a@example.org")
+    subscribe(point(39.9521, -89.3501), email="b@example.org")
+    alert = issue()
+    tried: list[bool] = []
+
+    def refuse(**_params: Any) -> Any:
+        tried.append(True)
+        raise psycopg.OperationalError("sorry, too many clients already")
+
+    monkeypatch.setattr(resolve.psycopg, "connect", refuse)
+    report = deliveries_create(alert_id=alert.pk)
+    assert report.created == 2
+    assert Delivery.objects.filter(alert=alert).count() == 2
+    assert tried == ([True] if connection.vendor == "postgresql" else [])

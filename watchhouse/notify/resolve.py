@@ -13,6 +13,11 @@ endpoints by one statement that keeps one message per channel and address (the e
 the lowest id, by a window function) and skips rows that exist already (one row per endpoint
 and alert), with ``INSERT OR IGNORE`` or ``ON CONFLICT DO NOTHING`` as Django's backend says.
 
+On PostgreSQL, a resolve in a transaction of its own reads in a second session: the reading
+statements run there, and the rows come out of it by ``COPY … TO STDOUT`` straight into
+``COPY … FROM STDIN`` of the writing session, so two server processes (and two cores) share
+the work, and the rows are written in batches.
+
 The SQL is standard except for reading JSON parameters, which is behind :func:`_id_list_sql`
 and :func:`_ring_sql`; a database without them gets ``None`` from :func:`deliveries_insert`
 and the caller takes the portable path through Python.
@@ -21,14 +26,18 @@ and the caller takes the portable path through Python.
 from __future__ import annotations
 
 import json
+import logging
+import queue
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from django.db import IntegrityError, connection, transaction
+import psycopg
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models.constants import OnConflict
 from django.utils import timezone
 from shapely.geometry.base import BaseGeometry
@@ -45,6 +54,11 @@ from watchhouse.notify.models import (
 )
 from watchhouse.notify.selectors import areas_touching, points_reached, reach_ring
 
+logger = logging.getLogger("watchhouse.notify")
+# Blocks of COPY rows in flight between the reading and the writing session, and their size:
+# enough to keep both busy, little memory.
+PIPE_CHUNKS = 16
+PIPE_BLOCK_BYTES = 256 * 1024
 # Databases whose JSON table function :func:`_id_list_sql` knows.
 SUPPORTED_VENDORS = frozenset({"sqlite", "postgresql"})
 # SQLite page cache or PostgreSQL work_mem while resolving, in KiB (used only as needed).
@@ -147,7 +161,7 @@ def _ring_places_sql(ring: str, columns: str, radius: str) -> str:
     return f"SELECT {columns} FROM {ring} r CROSS JOIN {place} p WHERE p.h3 = r.cell AND {radius}"  # noqa: S608
 
 
-def _exact_subscription_ids(shape: BaseGeometry, ring: str) -> list[int]:
+def _exact_subscription_ids(cursor: Any, shape: BaseGeometry, ring: str) -> list[int]:
     """Subscriptions with a point place in a ring cell whose radius lies between the cell's
     distance bounds, tested exactly (status and categories are checked by the statement that
     takes these ids)."""
@@ -155,9 +169,8 @@ def _exact_subscription_ids(shape: BaseGeometry, ring: str) -> list[int]:
         ring, "p.subscription_id, p.lat, p.lon, p.radius_m",
         "p.radius_m >= r.near AND p.radius_m < r.far",
     )  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.execute(sql)
-        table = np.array(cursor.fetchall(), dtype=float).reshape(-1, 4)
+    cursor.execute(sql)
+    table = np.array(cursor.fetchall(), dtype=float).reshape(-1, 4)
     if not table.size:
         return []
     reached = points_reached(shape, table[:, 1], table[:, 2], table[:, 3])
@@ -184,18 +197,76 @@ def _quiet_sql(category: str, at: datetime) -> tuple[str, list[Any]]:
 
 
 def deliveries_insert(
-    shape: BaseGeometry, *, alert_id: int, category: str, at: datetime, queued_at: datetime
+    shape: BaseGeometry,
+    *,
+    alert_id: int,
+    category: str,
+    at: datetime,
+    queued_at: datetime,
+    parallel: bool = False,
 ) -> Inserted | None:
     """Write the queued deliveries of the alert's area in a few statements (call it inside a
-    transaction, after the alert's cells are stored); None when this database cannot."""
+    transaction, after the alert's cells are stored); None when this database cannot.
+
+    ``parallel`` says that everything the resolve reads is committed (the caller's
+    transaction has written nothing it needs). Then, on PostgreSQL, the recipients are read
+    by a second session while this one writes them (:func:`_rows_pipe`), so reading and
+    writing run side by side on two server processes; should the second session fail, or the
+    rows meet rows written meanwhile, the resolve runs again in this session alone.
+    """
     if connection.vendor not in SUPPORTED_VENDORS or category not in _CATEGORIES:
         return None
+    fresh = _no_deliveries_yet(alert_id)
+    if parallel and fresh and connection.vendor == "postgresql":
+        try:
+            with transaction.atomic(), _reader_session() as reader:
+                return _deliveries_write(
+                    reader, shape, alert_id=alert_id, category=category, at=at,
+                    queued_at=queued_at, fresh=True, piped=True,
+                )  # fmt: skip
+        except (DatabaseError, psycopg.Error):
+            logger.warning("Resolving alert %s in two sessions failed; resolving in one.",
+                           alert_id, exc_info=True)  # fmt: skip
+    with connection.cursor() as cursor:
+        return _deliveries_write(
+            cursor, shape, alert_id=alert_id, category=category, at=at, queued_at=queued_at,
+            fresh=fresh, piped=False,
+        )  # fmt: skip
+
+
+@contextmanager
+def _reader_session() -> Iterator[Any]:
+    """A cursor of a second PostgreSQL session, configured as Django's own, in one
+    repeatable-read transaction (one snapshot for all the resolve reads), closed after."""
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    reader = psycopg.connect(**params)
+    try:
+        reader.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        with reader.cursor() as cursor:
+            yield cursor
+    finally:
+        reader.close()
+
+
+def _deliveries_write(
+    cursor: Any,
+    shape: BaseGeometry,
+    *,
+    alert_id: int,
+    category: str,
+    at: datetime,
+    queued_at: datetime,
+    fresh: bool,
+    piped: bool,
+) -> Inserted:
+    """The statements of :func:`deliveries_insert`: read through ``cursor`` (this session's
+    or, ``piped``, the reader session's), written in this session."""
     interior = AlertCell.objects.filter(alert_id=alert_id, interior=True).values_list(
         "cell", flat=True
     )
     ring_cells = reach_ring(shape, exclude=interior)
     area_ids = areas_touching(shape)
-    fresh = _no_deliveries_yet(alert_id)
     # Only quoted table and column names and fixed SQL are formatted into the statements;
     # every value is a parameter. CROSS JOIN fixes the join order on SQLite (PostgreSQL
     # plans it freely): from the few cells to their places, never the other way.
@@ -245,7 +316,7 @@ def deliveries_insert(
     row_params = [alert_id, DeliveryStatus.QUEUED,
                   connection.ops.adapt_datetimefield_value(queued_at), False, True]  # fmt: skip
     delivery = q(Delivery._meta.db_table)
-    with connection.cursor() as cursor, _working_memory(cursor):
+    with _working_memory(cursor):
         cursor.execute(
             _ring_table_sql(ring), [json.dumps([(c.cell, c.near_m, c.far_m) for c in ring_cells])]
         )
@@ -254,7 +325,7 @@ def deliveries_insert(
                 # A fresh temporary table has no statistics; without them PostgreSQL guesses
                 # its size and joins badly.
                 cursor.execute(f"ANALYZE {ring}")
-            params.append(json.dumps(_exact_subscription_ids(shape, ring)))
+            params.append(json.dumps(_exact_subscription_ids(cursor, shape, ring)))
             if area_ids:
                 params += [PlaceKind.AREA, json.dumps(area_ids)]
             # The matching subscriptions, once: counted, then joined to their endpoints.
@@ -270,8 +341,11 @@ def deliveries_insert(
                 cursor.execute(f"ANALYZE {matched}")
             cursor.execute(f"SELECT COUNT(*), SUM(quiet) FROM {matched}")  # noqa: S608
             total, held = cursor.fetchone()
-            created = _rows_write(cursor, f"INTO {delivery} ({columns}) {rows}", row_params,
-                                  fresh=fresh)  # fmt: skip
+            if piped:
+                created = _rows_pipe(cursor, f"{delivery} ({columns})", rows, row_params)
+            else:
+                created = _rows_write(cursor, f"INTO {delivery} ({columns}) {rows}", row_params,
+                                      fresh=fresh)  # fmt: skip
         finally:
             cursor.execute(f"DROP TABLE IF EXISTS {matched}")
             cursor.execute(f"DROP TABLE {ring}")
@@ -305,3 +379,51 @@ def _rows_write(cursor: Any, statement: str, params: list[Any], *, fresh: bool) 
     )  # fmt: skip
     cursor.execute(f"{insert.removesuffix(' INTO')} {statement} {suffix}", params)
     return max(cursor.rowcount, 0)
+
+
+def _rows_pipe(reader: Any, target: str, select: str, params: list[Any]) -> int:
+    """Write the rows of ``select``, read by the ``reader`` session, into ``target`` (``table
+    (columns)``) in this session, as one COPY out piped into one COPY in: the reader's server
+    process computes the rows while this one writes them (a thread carries the bytes), and
+    COPY writes in batches, which INSERT … SELECT does not. The number of rows written."""
+    chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=PIPE_CHUNKS)
+    stopped = threading.Event()
+
+    def produce() -> None:
+        # COPY out comes a row at a time: rows are handed over in blocks, so the two threads
+        # meet a few hundred times rather than once per row.
+        block = bytearray()
+        try:
+            with reader.copy(f"COPY ({select}) TO STDOUT", params) as out:
+                for row in out:
+                    block += row
+                    if len(block) >= PIPE_BLOCK_BYTES:
+                        if stopped.is_set():
+                            return
+                        chunks.put(bytes(block))
+                        block.clear()
+            if block:
+                chunks.put(bytes(block))
+        except BaseException as exc:  # noqa: BLE001 - handed to the writing thread
+            chunks.put(exc)
+            return
+        chunks.put(None)
+
+    producer = threading.Thread(target=produce, name="resolve-reader", daemon=True)
+    with connection.cursor() as cursor:
+        writer = cursor.cursor
+        producer.start()
+        try:
+            with writer.copy(f"COPY {target} FROM STDIN") as into:
+                while (item := chunks.get()) is not None:
+                    if isinstance(item, BaseException):
+                        raise item
+                    into.write(item)
+        finally:
+            stopped.set()
+            while producer.is_alive():
+                # Unblock a reader waiting on a full queue so that it sees ``stopped``.
+                with suppress(queue.Empty):
+                    chunks.get(timeout=0.05)
+            producer.join()
+        return max(writer.rowcount, 0)

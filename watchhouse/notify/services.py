@@ -438,9 +438,12 @@ def deliveries_create(*, alert_id: int) -> ResolveReport:
         if outermost:
             commit_without_flush_wait()
         before = Delivery.objects.filter(alert=alert).count()
+        # A transaction of its own has written nothing the resolve reads, so a second
+        # session may read the recipients while this one writes them.
         inserted = deliveries_insert(
-            shape, alert_id=alert.pk, category=alert.category, at=now, queued_at=now
-        )
+            shape, alert_id=alert.pk, category=alert.category, at=now, queued_at=now,
+            parallel=outermost,
+        )  # fmt: skip
         if inserted is None:
             subscriptions, quiet, rows = _python_rows(alert, shape, now)
             _rows_insert(alert, rows, now)
