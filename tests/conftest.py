@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 
 from tests.factories import StaffFactory
+from watchhouse.core.pagecache import PageCacheApp
 
 REQUIRE_ALL = os.environ.get("WATCHHOUSE_REQUIRE_ALL") == "1"
 
@@ -49,3 +53,16 @@ def make_staff() -> Callable[..., object]:
         return StaffFactory(roles=list(roles), **kwargs)
 
     return make
+
+
+@pytest.fixture
+def front() -> Iterator[PageCacheApp]:
+    """Django behind the page cache's fast path, as ``watchhouse serve`` runs it."""
+    # As Django's test client does: keep the test's transaction open across requests.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield PageCacheApp(WSGIHandler())
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)

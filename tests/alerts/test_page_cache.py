@@ -3,21 +3,17 @@ conditional GETs, and the fast path in front of Django."""
 
 from __future__ import annotations
 
-import io
 import re
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.core.cache import cache as django_cache
-from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from django.test import Client
 from django.urls import reverse
 
 from tests.alerts.conftest import circle, fields, info
+from tests.wsgi import call
 from watchhouse.alerts.models import Alert
 from watchhouse.alerts.services import alert_cancel, alert_create, alert_issue, alert_issue_update
 from watchhouse.core import pagecache as cache
@@ -135,48 +131,6 @@ def test_staff_never_get_cached_pages(client: Client, make_staff: Any, issued: A
 
 
 # --- The fast path in front of Django (PageCacheApp) -----------------------------------------
-
-
-@pytest.fixture
-def front() -> Iterator[cache.PageCacheApp]:
-    # As Django's test client does: keep the test's transaction open across requests.
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        yield cache.PageCacheApp(WSGIHandler())
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
-
-
-def call(app: Any, path: str, **headers: str) -> tuple[str, dict[str, list[str]], bytes]:
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "HTTP_HOST": "testserver",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "wsgi.input": io.BytesIO(),
-        "wsgi.errors": sys.stderr,
-        "wsgi.url_scheme": "http",
-        **{f"HTTP_{k.upper()}": v for k, v in headers.items()},
-    }
-    seen: dict[str, Any] = {}
-
-    def start_response(status: str, response_headers: list[tuple[str, str]], *_: Any) -> None:
-        seen["status"] = status
-        seen["headers"] = {}
-        for name, value in response_headers:
-            seen["headers"].setdefault(name.lower(), []).append(value)
-
-    result = app(environ, start_response)
-    body = b"".join(result)
-    if hasattr(result, "close"):
-        result.close()
-    return seen["status"], seen["headers"], body
 
 
 def test_fast_path_replays_the_stack_headers(front: Any, issued: Alert) -> None:

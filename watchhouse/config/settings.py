@@ -261,6 +261,15 @@ MEDIA_ROOT = Path(env_str("WATCHHOUSE_MEDIA_ROOT", str(VAR_DIR / "media")))
 WATCHHOUSE_PRIVATE_MEDIA_ROOT = Path(
     env_str("WATCHHOUSE_PRIVATE_MEDIA_ROOT", str(VAR_DIR / "private-media"))
 )
+# Posts: kind -> role names that may publish it without review; kinds left out keep the
+# safe defaults of watchhouse/posts/policy.py (supervisors and admins; PIOs for routine kinds).
+WATCHHOUSE_POSTS_DIRECT_PUBLISH: dict[str, list[str]] = {}
+# Largest media upload taken (video and audio), in bytes: 2 GiB.
+WATCHHOUSE_POSTS_MAX_UPLOAD_BYTES = env_int("WATCHHOUSE_POSTS_MAX_UPLOAD_BYTES", 2 << 30)
+# Largest image upload taken, in bytes (a camera photo is rarely above 30 MB).
+WATCHHOUSE_POSTS_MAX_IMAGE_BYTES = env_int("WATCHHOUSE_POSTS_MAX_IMAGE_BYTES", 50_000_000)
+# Days a missing-person post stays up unless it is resolved sooner (then it is withdrawn).
+WATCHHOUSE_POSTS_MISSING_EXPIRY_DAYS = env_int("WATCHHOUSE_POSTS_MISSING_EXPIRY_DAYS", 30)
 # Where `watchhouse backup` writes by default.
 WATCHHOUSE_BACKUP_DIR = Path(env_str("WATCHHOUSE_BACKUP_DIR", str(VAR_DIR / "backups")))
 

@@ -9,6 +9,8 @@ from watchhouse.core import views as core_views
 
 urlpatterns = [
     path("", include("watchhouse.web.urls")),
+    # News, officers, podcast, feeds, sitemap and the public media files (in every mode).
+    path("", include("watchhouse.posts.urls")),
     path("accounts/", include("watchhouse.accounts.urls")),
     path("alerts/", include("watchhouse.alerts.urls")),
     path("subscribe/", include("watchhouse.notify.urls")),

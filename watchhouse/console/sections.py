@@ -30,6 +30,18 @@ SECTIONS = (
         _("Write, approve, issue, update and cancel alerts; delivery reports."),
     ),
     Section(
+        _("Posts"),
+        "console:posts",
+        (*COMPOSER_ROLES, Role.ADMIN),
+        _("Write, review, schedule and publish posts; the media library."),
+    ),
+    Section(
+        _("Officers"),
+        "console:officers",
+        (Role.ADMIN, Role.SUPERVISOR, Role.PIO),
+        _("Officer profiles for the 'meet your officers' page; topics."),
+    ),
+    Section(
         _("Areas"),
         "console:areas",
         (),

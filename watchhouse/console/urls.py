@@ -6,6 +6,7 @@ app_name = "console"
 urlpatterns = [
     path("", views.home, name="home"),
     path("alerts/", include("watchhouse.console.alerts.urls")),
+    path("posts/", include("watchhouse.console.posts.urls")),
     path("audit/", include("watchhouse.console.audit.urls")),
     path("staff/", include("watchhouse.console.accounts.urls")),
     path("areas/", include("watchhouse.console.geo.urls")),

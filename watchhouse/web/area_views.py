@@ -9,9 +9,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
+from watchhouse.core import pagecache
 from watchhouse.geo import selectors
 from watchhouse.geo.models import Area, AreaKind, Jurisdiction
 from watchhouse.geo.svg import SvgMap, svg_map
+from watchhouse.posts import public as posts_public
 
 # Share of an area that an area of another kind must cover to be listed as overlapping it.
 OVERLAP_SHARE = 0.01
@@ -69,6 +71,26 @@ def area_list(request: HttpRequest) -> HttpResponse:
 
 
 def area_detail(request: HttpRequest, kind: str, slug: str) -> HttpResponse:
+    """An area's page, from the shared page cache for anonymous visitors. The key holds the
+    posts' listing stamp, so a post tagged with the area shows even if its change was not
+    reported to the cache."""
+    if not pagecache.cacheable(request):
+        return _area_detail(request, kind, slug, {})
+    changed = posts_public.listing_changed()
+    return pagecache.serve(
+        request,
+        f"area:{kind}:{slug}:{changed.isoformat() if changed else '-'}",
+        lambda: (
+            _area_detail(request, kind, slug, {"csrf_token": pagecache.CSRF_PLACEHOLDER}),
+            float(pagecache.TIMEOUT_S),
+        ),
+        per_visitor=True,
+    )
+
+
+def _area_detail(
+    request: HttpRequest, kind: str, slug: str, extra: dict[str, object]
+) -> HttpResponse:
     if kind not in AreaKind.values:
         raise Http404("No such kind of area.")
     try:
@@ -99,10 +121,14 @@ def area_detail(request: HttpRequest, kind: str, slug: str) -> HttpResponse:
         request,
         "web/areas/detail.html",
         {
+            **extra,
             "area": area,
             "kind_label": area.get_kind_display(),
             "map": drawing,
             "borders": borders,
+            # Posts tagged with the area and its beat officers (watchhouse.posts.public).
+            "area_cards": [posts_public.card(p) for p in posts_public.area_posts(area)],
+            "area_officers": posts_public.area_officers(area),
             "overlaps": sorted(
                 overlaps, key=lambda o: (AreaKind.values.index(o.area.kind), o.area.name)
             ),

@@ -97,10 +97,7 @@ def captions_validate(data: bytes) -> str:
     else:
         raise _reject(
             1,
-            _(
-                "this is not a WebVTT or SubRip captions file (a WebVTT file starts with "
-                "\u201cWEBVTT\u201d)."
-            ),
+            _("this is not a WebVTT or SubRip captions file (a WebVTT file starts with “WEBVTT”)."),
         )
     if not cues:
         raise MediaRejectedError(_("This captions file has no captions in it."))
@@ -148,7 +145,7 @@ def _parse_vtt(lines: list[str]) -> list[_Cue]:
         timing_at = 0 if "-->" in head else 1
         if timing_at >= len(block) or "-->" not in block[timing_at]:
             raise _reject(
-                first, _("expected a cue timing such as \u201c00:00:01.000 --> 00:00:04.000\u201d.")
+                first, _("expected a cue timing such as “00:00:01.000 --> 00:00:04.000”.")
             )
         line_number = first + timing_at
         match = _VTT_TIMING.match(block[timing_at].strip())
@@ -156,8 +153,8 @@ def _parse_vtt(lines: list[str]) -> list[_Cue]:
             raise _reject(
                 line_number,
                 _(
-                    "the cue timing \u201c%(timing)s\u201d is not valid (expected "
-                    "\u201c00:00:01.000 --> 00:00:04.000\u201d)."
+                    "the cue timing “%(timing)s” is not valid (expected "
+                    "“00:00:01.000 --> 00:00:04.000”)."
                 )
                 % {"timing": block[timing_at].strip()[:80]},
             )
@@ -186,8 +183,8 @@ def _parse_srt(lines: list[str]) -> list[_Cue]:
             raise _reject(
                 line_number,
                 _(
-                    "the subtitle timing \u201c%(timing)s\u201d is not valid (expected "
-                    "\u201c00:00:01,000 --> 00:00:04,000\u201d)."
+                    "the subtitle timing “%(timing)s” is not valid (expected "
+                    "“00:00:01,000 --> 00:00:04,000”)."
                 )
                 % {"timing": block[timing_at].strip()[:80]},
             )

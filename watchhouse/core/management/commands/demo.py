@@ -15,6 +15,7 @@ DEMO_MODULES = [
     "watchhouse.accounts.demo",
     "watchhouse.alerts.demo",
     "watchhouse.alerts.template_demo",
+    "watchhouse.posts.demo",
 ]
 
 
