@@ -18,6 +18,7 @@ import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from email.message import Message
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -80,11 +81,11 @@ def wait_for(url: str, timeout: float = 60.0) -> None:
             time.sleep(0.2)
 
 
-def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[bytes, dict[str, str]]:
-    """The body and headers of a GET on loopback."""
+def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[bytes, Message]:
+    """The body and headers (looked up in any letter case) of a GET on loopback."""
     request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - loopback
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
-        return bytes(response.read()), dict(response.headers.items())
+        return bytes(response.read()), response.headers
 
 
 def parse_wrk(output: str) -> dict[str, float]:

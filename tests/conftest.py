@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache as django_cache
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
@@ -66,3 +68,14 @@ def front() -> Iterator[PageCacheApp]:
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def page_cache_on(settings: Any, tmp_path: Path) -> Iterator[None]:
+    """The public page cache switched on (it is off under test), empty, with its version
+    stamps in a folder of the test's own."""
+    settings.WATCHHOUSE_PAGE_CACHE = True
+    settings.VAR_DIR = tmp_path
+    django_cache.clear()
+    yield
+    django_cache.clear()

@@ -4,11 +4,9 @@ conditional GETs, and the fast path in front of Django."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.cache import cache as django_cache
 from django.test import Client
 from django.urls import reverse
 
@@ -18,18 +16,9 @@ from watchhouse.alerts.models import Alert
 from watchhouse.alerts.services import alert_cancel, alert_create, alert_issue, alert_issue_update
 from watchhouse.core import pagecache as cache
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("page_cache_on")]
 
 SCRIPT = '<script>alert("x")</script>'
-
-
-@pytest.fixture(autouse=True)
-def page_cache(settings: Any, tmp_path: Any) -> Iterator[None]:
-    settings.WATCHHOUSE_PAGE_CACHE = True
-    settings.VAR_DIR = tmp_path
-    django_cache.clear()
-    yield
-    django_cache.clear()
 
 
 @pytest.fixture

@@ -3,26 +3,15 @@ and a query string is part of the key only where the view says so."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.cache import cache as django_cache
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 
 from watchhouse.core import pagecache
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def page_cache(settings: Any, tmp_path: Any) -> Iterator[None]:
-    settings.WATCHHOUSE_PAGE_CACHE = True
-    settings.VAR_DIR = tmp_path
-    django_cache.clear()
-    yield
-    django_cache.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("page_cache_on")]
 
 
 class Counter:

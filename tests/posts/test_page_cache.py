@@ -3,25 +3,14 @@ fast path in front of Django."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.cache import cache as django_cache
 
 from tests.wsgi import call
 from watchhouse.posts.services import post_publish, post_retract
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def page_cache(settings: Any, tmp_path: Any) -> Iterator[None]:
-    settings.WATCHHOUSE_PAGE_CACHE = True
-    settings.VAR_DIR = tmp_path
-    django_cache.clear()
-    yield
-    django_cache.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("page_cache_on")]
 
 
 @pytest.mark.parametrize("path", ["/news/", "/news/feed.atom", "/news/feed.json"])
