@@ -91,3 +91,22 @@ def test_json_feed(client, issued):
 
 def test_home_links_the_alerts(client):
     assert reverse("alerts:list") in client.get("/").content.decode()
+
+
+def test_an_area_page_lists_the_alerts_that_touch_it(client, make_staff, town):
+    """Cedar Park's page shows an alert drawn over it, in the reader's language and as text;
+    Riverside, which the circle does not reach, shows none."""
+    dispatcher = make_staff("dispatcher")
+    alert = alert_create(
+        actor=dispatcher, fields=fields(),
+        infos=[info(headline=f"Gas leak {SCRIPT}"), info(language="es", headline="Fuga de gas")],
+        areas=[circle(lat=39.955, lon=-89.345, radius_m=200.0)],
+    )  # fmt: skip
+    alert_issue(actor=dispatcher, alert=alert)
+    cedar = town["Cedar Park"].get_absolute_url()
+    page = client.get(cedar).content.decode()
+    assert "Gas leak &lt;script&gt;" in page and SCRIPT not in page
+    assert f'href="{alert.get_absolute_url()}"' in page
+    spanish = client.get(cedar, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Fuga de gas" in spanish
+    assert "Gas leak" not in client.get(town["Riverside"].get_absolute_url()).content.decode()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import shapely
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone, translation
+from shapely.geometry.base import BaseGeometry
 
 from watchhouse.alerts.models import Alert, AlertInfo
 from watchhouse.alerts.states import SENT_STATES, AlertState
@@ -22,6 +26,22 @@ def alert_public_list() -> QuerySet[Alert]:
 def alert_current_list() -> QuerySet[Alert]:
     """Messages in force now: issued, not superseded, not expired."""
     return alert_public_list().filter(state=AlertState.ISSUED, expires__gt=timezone.now())
+
+
+def alert_public_for_area(
+    geometry: BaseGeometry, *, days: int = 30, limit: int = 10
+) -> list[Alert]:
+    """Messages that went out in the last ``days`` and whose target touches ``geometry`` (an
+    area of the jurisdiction), newest first, at most ``limit``; texts and areas loaded."""
+    since = timezone.now() - timedelta(days=days)
+    shapely.prepare(geometry)
+    found = []
+    for alert in alert_public_list().filter(issued_at__gte=since).prefetch_related("areas"):
+        if any(geometry.intersects(a.shapely_geometry) for a in alert.areas.all()):
+            found.append(alert)
+            if len(found) == limit:
+                break
+    return found
 
 
 def alert_public_get(pk: int) -> Alert:

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
+from watchhouse.alerts import selectors as alert_selectors
 from watchhouse.core import pagecache
 from watchhouse.geo import selectors
 from watchhouse.geo.models import Area, AreaKind, Jurisdiction
@@ -126,6 +127,11 @@ def _area_detail(
             "kind_label": area.get_kind_display(),
             "map": drawing,
             "borders": borders,
+            # Alerts of the last month whose target touches the area, in the reader's language.
+            "area_alerts": [
+                {"alert": a, "info": alert_selectors.info_for_language(a)}
+                for a in alert_selectors.alert_public_for_area(shape)
+            ],
             # Posts tagged with the area and its beat officers (watchhouse.posts.public).
             "area_cards": [posts_public.card(p) for p in posts_public.area_posts(area)],
             "area_officers": posts_public.area_officers(area),
