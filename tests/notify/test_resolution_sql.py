@@ -277,9 +277,9 @@ def test_working_memory_is_enlarged_for_the_resolve_only(issue):
     assert Delivery.objects.filter(alert=alert).count() == 1
 
 
-def test_a_resolver_that_finds_rows_written_meanwhile_skips_them(issue, monkeypatch):
-    """Another resolver of the same alert wrote rows after this one looked: the plain
-    INSERT stops at the unique constraint, and the rerun writes only the missing rows."""
+def _resolve_after_rows_written_meanwhile(issue: Any, monkeypatch: Any) -> tuple[Any, Any, Any]:
+    """Resolve an alert, delete two of its rows, and resolve again as a resolver that looked
+    before those rows were written; the report and rows of the rerun, and the first rows."""
     for n in range(4):
         subscribe(point(39.952, -89.350 + n * 1e-4), email=f"r{n}@example.org")
     alert = issue()
@@ -288,8 +288,15 @@ def test_a_resolver_that_finds_rows_written_meanwhile_skips_them(issue, monkeypa
     Delivery.objects.filter(pk__in=Delivery.objects.filter(alert=alert).values("pk")[:2]).delete()
     monkeypatch.setattr(resolve, "_no_deliveries_yet", lambda alert_id: True)
     report = deliveries_create(alert_id=alert.pk)
+    return report, _rows(alert.pk), written
+
+
+def test_a_resolver_that_finds_rows_written_meanwhile_skips_them(issue, monkeypatch):
+    """Another resolver of the same alert wrote rows after this one looked: the plain
+    INSERT stops at the unique constraint, and the rerun writes only the missing rows."""
+    report, rows, written = _resolve_after_rows_written_meanwhile(issue, monkeypatch)
     assert report.created == 2
-    assert _rows(alert.pk) == written
+    assert rows == written
 
 
 def test_deliveries_go_with_their_endpoint_and_hold_their_alert(issue):
@@ -395,16 +402,9 @@ def test_two_sessions_meeting_rows_written_meanwhile_resolve_again_in_one(issue,
     """Rows written by another resolver after this one looked stop the piped COPY at the
     unique constraint; the resolve runs again in one session and writes only what is
     missing."""
-    for n in range(4):
-        subscribe(point(39.952, -89.350 + n * 1e-4), email=f"r{n}@example.org")
-    alert = issue()
-    deliveries_create(alert_id=alert.pk)
-    written = _rows(alert.pk)
-    Delivery.objects.filter(pk__in=Delivery.objects.filter(alert=alert).values("pk")[:2]).delete()
-    monkeypatch.setattr(resolve, "_no_deliveries_yet", lambda alert_id: True)
-    report = deliveries_create(alert_id=alert.pk)
+    report, rows, written = _resolve_after_rows_written_meanwhile(issue, monkeypatch)
     assert report.created == 2
-    assert _rows(alert.pk) == written
+    assert rows == written
 
 
 @pytest.mark.django_db(transaction=True)
