@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "watchhouse.notify",
     "watchhouse.alerts",
     "watchhouse.posts",
+    "watchhouse.tips",
     "watchhouse.web",
     "watchhouse.console",
     "watchhouse.api",
@@ -270,6 +271,21 @@ WATCHHOUSE_POSTS_MAX_UPLOAD_BYTES = env_int("WATCHHOUSE_POSTS_MAX_UPLOAD_BYTES",
 WATCHHOUSE_POSTS_MAX_IMAGE_BYTES = env_int("WATCHHOUSE_POSTS_MAX_IMAGE_BYTES", 50_000_000)
 # Days a missing-person post stays up unless it is resolved sooner (then it is withdrawn).
 WATCHHOUSE_POSTS_MISSING_EXPIRY_DAYS = env_int("WATCHHOUSE_POSTS_MISSING_EXPIRY_DAYS", 30)
+# Tips: Fernet keys that encrypt tips and evidence at rest, newest first (comma-separated;
+# `watchhouse tips new-key` makes one). Development and tests derive one from SECRET_KEY.
+WATCHHOUSE_TIPS_KEYS = env_list("WATCHHOUSE_TIPS_KEYS", [])
+# Largest single file a tipster may send, in bytes: 2 GiB.
+WATCHHOUSE_TIPS_MAX_FILE_BYTES = env_int("WATCHHOUSE_TIPS_MAX_FILE_BYTES", 2 << 30)
+# Most files in one tip or one answer.
+WATCHHOUSE_TIPS_MAX_FILES = env_int("WATCHHOUSE_TIPS_MAX_FILES", 10)
+# Tips one client may send per hour (counted under a keyed hash that expires with the hour).
+WATCHHOUSE_TIPS_PER_HOUR = env_int("WATCHHOUSE_TIPS_PER_HOUR", 10)
+# Wrong tip code or passphrase attempts allowed per client, and per tip code, per 15 minutes.
+WATCHHOUSE_TIPS_STATUS_ATTEMPTS = env_int("WATCHHOUSE_TIPS_STATUS_ATTEMPTS", 10)
+# The address e-mail tips are sent to (`watchhouse tips smtpd` receives for it).
+WATCHHOUSE_TIPS_EMAIL_ADDRESS = env_str("WATCHHOUSE_TIPS_EMAIL_ADDRESS", "")
+# The number SMS tips are texted to; texts to it (or starting with TIP) open a tip thread.
+WATCHHOUSE_TIPS_SMS_NUMBER = env_str("WATCHHOUSE_TIPS_SMS_NUMBER", "")
 # Where `watchhouse backup` writes by default.
 WATCHHOUSE_BACKUP_DIR = Path(env_str("WATCHHOUSE_BACKUP_DIR", str(VAR_DIR / "backups")))
 

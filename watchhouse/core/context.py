@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextvars
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -34,3 +36,14 @@ def set_current_request(ctx: RequestContext) -> contextvars.Token[RequestContext
 def reset_current_request(token: contextvars.Token[RequestContext]) -> None:
     """Restore the context that was current before :func:`set_current_request`."""
     _current.reset(token)
+
+
+@contextmanager
+def anonymous_request() -> Iterator[None]:
+    """Forget the client address for the work inside: an anonymous tipster's actions are
+    audited without it."""
+    token = _current.set(replace(_current.get(), source_ip=None))
+    try:
+        yield
+    finally:
+        _current.reset(token)

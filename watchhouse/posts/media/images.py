@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from django.utils.translation import gettext as _
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
@@ -89,8 +90,8 @@ def _bomb(width: int, height: int) -> MediaRejectedError:
 
 
 @contextmanager
-def image_open(path: Path, fmt: str) -> Iterator[Image.Image]:
-    """Open ``path`` with the one decoder for ``fmt`` after checking its declared size.
+def image_open(path: Path | BinaryIO, fmt: str) -> Iterator[Image.Image]:
+    """Open ``path`` (or a seekable file) with the one decoder for ``fmt`` after checking its declared size.
 
     Only the header is read here; the pixel count it declares is checked against
     :data:`MAX_IMAGE_PIXELS` before anything is decoded. Raises :class:`MediaRejectedError`.
