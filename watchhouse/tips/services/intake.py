@@ -217,7 +217,9 @@ def tip_submit(
         area = found["neighbourhood"][0] if found.get("neighbourhood") else None
     appeal = None
     if appeal_id is not None:
-        appeal = Post.objects.filter(pk=appeal_id, kind=PostKind.APPEAL).first()
+        appeal = Post.objects.filter(
+            pk=appeal_id, kind__in=[PostKind.APPEAL, PostKind.MISSING]
+        ).first()
     content = {
         "what": what,
         "where": where,
