@@ -271,9 +271,6 @@ WATCHHOUSE_POSTS_MAX_UPLOAD_BYTES = env_int("WATCHHOUSE_POSTS_MAX_UPLOAD_BYTES",
 WATCHHOUSE_POSTS_MAX_IMAGE_BYTES = env_int("WATCHHOUSE_POSTS_MAX_IMAGE_BYTES", 50_000_000)
 # Days a missing-person post stays up unless it is resolved sooner (then it is withdrawn).
 WATCHHOUSE_POSTS_MISSING_EXPIRY_DAYS = env_int("WATCHHOUSE_POSTS_MISSING_EXPIRY_DAYS", 30)
-# Tips: Fernet keys that encrypt tips and evidence at rest, newest first (comma-separated;
-# `watchhouse tips new-key` makes one). Development and tests derive one from SECRET_KEY.
-WATCHHOUSE_TIPS_KEYS = env_list("WATCHHOUSE_TIPS_KEYS", [])
 # Largest single file a tipster may send, in bytes: 2 GiB.
 WATCHHOUSE_TIPS_MAX_FILE_BYTES = env_int("WATCHHOUSE_TIPS_MAX_FILE_BYTES", 2 << 30)
 # Most files in one tip or one answer.

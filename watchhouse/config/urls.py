@@ -16,6 +16,7 @@ urlpatterns = [
     path("subscribe/", include("watchhouse.notify.urls")),
     path("geocode/", include("watchhouse.geocode.urls")),
     path("crime/", include("watchhouse.crimemap.urls_public")),
+    path("tips/", include("watchhouse.tips.urls")),
     path("console/crime/", include("watchhouse.crimemap.urls")),
     path("console/", include("watchhouse.console.urls")),
     path("api/v1/", api.urls),

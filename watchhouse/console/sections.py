@@ -36,6 +36,12 @@ SECTIONS = (
         _("Write, review, schedule and publish posts; the media library."),
     ),
     Section(
+        _("Tips"),
+        "console:tips",
+        (Role.INVESTIGATOR,),
+        _("Tips from the public: triage, dialogue with tipsters, evidence and rewards."),
+    ),
+    Section(
         _("Officers"),
         "console:officers",
         (Role.ADMIN, Role.SUPERVISOR, Role.PIO),

@@ -10,4 +10,5 @@ urlpatterns = [
     path("audit/", include("watchhouse.console.audit.urls")),
     path("staff/", include("watchhouse.console.accounts.urls")),
     path("areas/", include("watchhouse.console.geo.urls")),
+    path("tips/", include("watchhouse.console.tips.urls")),
 ]

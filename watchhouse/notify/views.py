@@ -4,6 +4,7 @@ the Web Push service worker."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -18,6 +19,9 @@ from watchhouse.notify.forms import ChoicesForm, SubscribeForm
 from watchhouse.notify.links import manage_token_read, manage_url
 from watchhouse.notify.models import Channel, PlaceKind, SubscriptionStatus
 from watchhouse.notify.ratelimit import client_hit
+
+if TYPE_CHECKING:
+    from watchhouse.notify.channels.sms import InboundSms
 
 SERVICE_WORKER = Path(__file__).parent / "static" / "notify" / "sw.js"
 
@@ -181,10 +185,28 @@ def sms_inbound(request: HttpRequest) -> HttpResponse:
         provider.close()
     try:
         inbound = twilio_inbound(params)
+        # Tips first: a tip text, or a text from a number with an open tip, is answered there.
+        tip_reply = _sms_tip_reply(inbound, params)
+        if tip_reply is not None:
+            return HttpResponse(twiml_message(tip_reply), content_type="application/xml")
         reply = services.sms_inbound_handle(from_number=inbound.from_number, body=inbound.body)
     except InvalidInputError as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain")
     return HttpResponse(twiml_message(reply), content_type="application/xml")
+
+
+def _sms_tip_reply(inbound: InboundSms, params: dict[str, str]) -> str | None:
+    """The tips' reply to a text, or None when it is not for tips."""
+    from watchhouse.core.context import anonymous_request
+    from watchhouse.tips.services.inbound import sms_media_fetch, sms_tip_handle
+
+    with anonymous_request():
+        return sms_tip_handle(
+            from_number=inbound.from_number,
+            to_number=inbound.to_number,
+            body=inbound.body,
+            media=sms_media_fetch(params),
+        )
 
 
 def service_worker(request: HttpRequest) -> HttpResponse:

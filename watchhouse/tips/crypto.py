@@ -1,6 +1,6 @@
 """Encryption at rest for tips: text fields, and files streamed in chunks.
 
-Keys come from ``WATCHHOUSE_TIPS_KEYS`` (Fernet keys, newest first). Text and small values are
+Keys come from ``WATCHHOUSE_ENCRYPTION_KEYS`` (Fernet keys, newest first). Text and small values are
 Fernet tokens under the newest key; every key in the list still decrypts, so a new key can be
 put first while the old ones stay readable, and ``watchhouse tips rotate-keys`` re-encrypts
 every value under the newest key without stopping the site.
@@ -50,12 +50,12 @@ class SealError(Exception):
 
 
 def _configured_keys() -> list[bytes]:
-    keys = [k.strip().encode() for k in settings.WATCHHOUSE_TIPS_KEYS if k.strip()]
+    keys = [k.strip().encode() for k in settings.WATCHHOUSE_ENCRYPTION_KEYS if k.strip()]
     if keys:
         return keys
     if settings.PRODUCTION:
         raise ImproperlyConfigured(
-            "WATCHHOUSE_TIPS_KEYS must hold at least one Fernet key in production "
+            "WATCHHOUSE_ENCRYPTION_KEYS must hold at least one Fernet key in production "
             "(watchhouse tips new-key prints one)."
         )
     # Development and tests: a key derived from SECRET_KEY, so a demo needs no setup.
@@ -71,7 +71,7 @@ def _keyring_for(keys: tuple[bytes, ...]) -> tuple[MultiFernet, Fernet]:
         fernets = [Fernet(k) for k in keys]
     except (ValueError, TypeError) as exc:
         raise ImproperlyConfigured(
-            "WATCHHOUSE_TIPS_KEYS holds a value that is not a Fernet key (32 url-safe "
+            "WATCHHOUSE_ENCRYPTION_KEYS holds a value that is not a Fernet key (32 url-safe "
             "base64-encoded bytes)."
         ) from exc
     return MultiFernet(fernets), fernets[0]
@@ -83,7 +83,7 @@ def keyring() -> MultiFernet:
 
 
 def new_key() -> str:
-    """A fresh key for ``WATCHHOUSE_TIPS_KEYS``."""
+    """A fresh key for ``WATCHHOUSE_ENCRYPTION_KEYS``."""
     return Fernet.generate_key().decode()
 
 

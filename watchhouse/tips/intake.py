@@ -21,7 +21,6 @@ from django.core.files.uploadhandler import FileUploadHandler
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
-from watchhouse.core.errors import InvalidInputError
 from watchhouse.posts.media.errors import MediaRejectedError
 from watchhouse.posts.media.images import IMAGE_TYPES, image_open
 from watchhouse.posts.media.magic import container, image_format, refusal
@@ -58,6 +57,10 @@ class SealedUpload(UploadedFile):
     @property
     def too_large(self) -> bool:
         return self.sealed is None
+
+    def close(self) -> None:
+        """Nothing to close: the handler closed the sealed file. (Django closes uploads when a
+        request ends or its parsing fails; the inherited close() would fail on ``file=None``.)"""
 
     def discard(self) -> None:
         """Delete the staged file (it was refused, or the submission failed)."""
@@ -175,3 +178,20 @@ def staged_move(upload: SealedUpload, tip_code: str) -> str:
     Path(private_path(upload.relative)).rename(target)
     upload.relative = ""
     return relative
+
+
+def staging_sweep(*, older_than_seconds: int = 24 * 3600) -> int:
+    """Delete staged uploads older than ``older_than_seconds``: what a request that died mid-way
+    left behind (a tip that was stored had its files moved out of staging). Returns how many."""
+    import time
+
+    folder = private_path(STAGING)
+    if not folder.is_dir():
+        return 0
+    cutoff = time.time() - older_than_seconds
+    removed = 0
+    for path in folder.iterdir():
+        if path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

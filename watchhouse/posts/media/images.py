@@ -91,7 +91,8 @@ def _bomb(width: int, height: int) -> MediaRejectedError:
 
 @contextmanager
 def image_open(path: Path | BinaryIO, fmt: str) -> Iterator[Image.Image]:
-    """Open ``path`` (or a seekable file) with the one decoder for ``fmt`` after checking its declared size.
+    """Open ``path`` (a path or a seekable file) with the one decoder for ``fmt`` after checking
+    its declared size.
 
     Only the header is read here; the pixel count it declares is checked against
     :data:`MAX_IMAGE_PIXELS` before anything is decoded. Raises :class:`MediaRejectedError`.

@@ -16,6 +16,7 @@ DEMO_MODULES = [
     "watchhouse.alerts.demo",
     "watchhouse.alerts.template_demo",
     "watchhouse.posts.demo",
+    "watchhouse.tips.demo",
 ]
 
 

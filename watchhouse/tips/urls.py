@@ -1,0 +1,15 @@
+"""The tipster's pages (public, never cached)."""
+
+from django.urls import path
+
+from watchhouse.tips import views
+
+app_name = "tips"
+urlpatterns = [
+    path("new", views.tip_new, name="new"),
+    path("new/received", views.tip_received, name="received"),
+    path("privacy", views.privacy, name="privacy"),
+    path("status", views.status, name="status"),
+    path("status/dialogue", views.dialogue, name="dialogue"),
+    path("status/sign-out", views.sign_out, name="sign_out"),
+]
