@@ -51,3 +51,20 @@ def test_wrong_passphrase_then_lockout(submit) -> None:
             tipster_open(code=receipt.code, passphrase="wrong guess!", client="b")
     with pytest.raises(TipLockedError):
         tipster_open(code=receipt.code, passphrase="correct horse battery", client="c")
+
+
+def test_sweep_deletes_only_old_staged_uploads(submit, tmp_path) -> None:
+    """Staged files a dead request left behind go after a day; fresh ones and evidence stay."""
+    import os
+    import time
+
+    from django.core.management import call_command
+
+    kept = submit(files=[sealed_path(jpeg_with_gps(tmp_path / "p.jpg"))])
+    old, fresh = sealed_upload(b"%PDF-1.4 old"), sealed_upload(b"%PDF-1.4 new")
+    day_ago = time.time() - 25 * 3600
+    os.utime(private_path(old.relative), (day_ago, day_ago))
+    call_command("tips", "sweep-staging")
+    assert not private_path(old.relative).exists()
+    assert private_path(fresh.relative).exists()
+    assert private_path(TipFile.objects.get(tip=kept.tip).path).exists()

@@ -257,3 +257,13 @@ def response_times_weekly(*, weeks: int = 12, today: date | None = None) -> list
             )
         )
     return figures
+
+
+def tipster_tip_get(pk: int) -> Tip | None:
+    """The tip a tipster's sign-in cookie names (the cookie proved they hold its passphrase)."""
+    return Tip.objects.filter(pk=pk).first()
+
+
+def tip_file_list(tip: Tip) -> QuerySet[TipFile]:
+    """A tip's files, oldest first."""
+    return TipFile.objects.filter(tip=tip).order_by("received_at", "id")

@@ -38,6 +38,7 @@ from watchhouse.tips import crypto, guard
 from watchhouse.tips.forms import ReplyForm, StatusForm, TipForm
 from watchhouse.tips.intake import SealedUpload, SealingUploadHandler
 from watchhouse.tips.models import Tip
+from watchhouse.tips.selectors import tip_file_list, tipster_tip_get
 from watchhouse.tips.services.intake import (
     TipAccessError,
     TipLockedError,
@@ -316,7 +317,7 @@ def _signed_in_tip(request: HttpRequest) -> Tip | None:
     if not pk.isdigit():
         return None
     # The tip's own tipster, proven by the cookie; nothing else about the tip is shown here.
-    tip = Tip.objects.filter(pk=int(pk)).first()
+    tip = tipster_tip_get(int(pk))
     if tip is None or not tip.passphrase_hash:
         return None
     return tip if hmac.compare_digest(fingerprint, _fingerprint(tip)) else None
@@ -368,7 +369,7 @@ def _dialogue_page(
     messages = tipster_dialogue_read(tip=tip)
     files = [
         {"name": f.read_name(), "size": f.size, "sha256": f.sha256, "message": f.message_id}
-        for f in tip.files.all()
+        for f in tip_file_list(tip)
     ]
     return render(
         request,

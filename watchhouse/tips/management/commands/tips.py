@@ -4,7 +4,9 @@
 - ``rotate-keys [--batch N]`` re-encrypts every sealed tip value under the first (newest) key,
   with the site running;
 - ``check-keys`` counts values still under an older key (exit 1 when any is);
-- ``smtpd [--host H] [--port P]`` receives e-mail tips over SMTP.
+- ``smtpd [--host H] [--port P]`` receives e-mail tips over SMTP;
+- ``sweep-staging [--hours N]`` deletes sealed uploads that a request dying mid-way left in
+  staging (run it daily from cron or a supervisor).
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from watchhouse.core.errors import InvalidInputError
 from watchhouse.tips import crypto
+from watchhouse.tips.intake import staging_sweep
 
 
 class Command(BaseCommand):
     help = (
         "Tips tools: new-key, rotate-keys [--batch N], check-keys (exit 1 when a value is "
-        "still under an old key), smtpd [--host H] [--port P]."
+        "still under an old key), smtpd [--host H] [--port P], sweep-staging [--hours N]."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -33,6 +37,10 @@ class Command(BaseCommand):
         smtpd = actions.add_parser("smtpd", help="Receive e-mail tips over SMTP.")
         smtpd.add_argument("--host", default="127.0.0.1")
         smtpd.add_argument("--port", type=int, default=2525)
+        sweep = actions.add_parser(
+            "sweep-staging", help="Delete staged uploads no request finished with."
+        )
+        sweep.add_argument("--hours", type=int, default=24, help="Only those older than this.")
 
     def handle(self, *args: Any, action: str, **opts: Any) -> None:
         if action == "new-key":
@@ -44,7 +52,13 @@ class Command(BaseCommand):
         elif action == "smtpd":
             from watchhouse.tips.services.inbound import smtpd_serve
 
-            smtpd_serve(host=opts["host"], port=opts["port"])
+            try:
+                smtpd_serve(host=opts["host"], port=opts["port"])
+            except InvalidInputError as exc:
+                raise CommandError(str(exc)) from exc
+        elif action == "sweep-staging":
+            removed = staging_sweep(older_than_seconds=opts["hours"] * 3600)
+            self.stdout.write(f"{removed} staged uploads older than {opts['hours']} h deleted.")
 
     def _rotate(self, *, batch: int, verbose: bool) -> None:
         from watchhouse.tips.services.keys import keys_rotate
