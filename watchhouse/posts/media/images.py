@@ -44,7 +44,7 @@ IMAGE_TYPES: dict[str, tuple[str, str]] = {
     "AVIF": ("image/avif", ".avif"),
 }
 # What a decoder may raise on a damaged or hostile file.
-_DECODE_ERRORS = (
+DECODE_ERRORS = (
     UnidentifiedImageError,
     OSError,
     SyntaxError,
@@ -114,7 +114,7 @@ def image_open(path: Path | BinaryIO, fmt: str) -> Iterator[Image.Image]:
                 "decompression bomb."
             )
         ) from exc
-    except _DECODE_ERRORS as exc:
+    except DECODE_ERRORS as exc:
         raise _damaged(fmt) from exc
     with image:
         width, height = image.size
@@ -131,16 +131,16 @@ def _upright(path: Path, fmt: str) -> Image.Image:
     with image_open(path, fmt) as image:
         try:
             image.verify()
-        except _DECODE_ERRORS as exc:
+        except DECODE_ERRORS as exc:
             raise _damaged(fmt) from exc
     with image_open(path, fmt) as image:
         try:
             image.load()
-        except _DECODE_ERRORS as exc:
+        except DECODE_ERRORS as exc:
             raise _damaged(fmt) from exc
         try:
             upright = ImageOps.exif_transpose(image)
-        except _DECODE_ERRORS:
+        except DECODE_ERRORS:
             # Unreadable EXIF says nothing reliable about orientation: keep the pixels as
             # stored rather than refuse an otherwise good photo.
             upright = image.copy()
@@ -149,12 +149,12 @@ def _upright(path: Path, fmt: str) -> Image.Image:
             has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
                 "transparency" in image.info
             )
-            return _to_srgb(upright, icc, "RGBA" if has_alpha else "RGB")
-        except _DECODE_ERRORS as exc:
+            return to_srgb(upright, icc, "RGBA" if has_alpha else "RGB")
+        except DECODE_ERRORS as exc:
             raise _damaged(fmt) from exc
 
 
-def _to_srgb(image: Image.Image, icc: bytes | None, mode: str) -> Image.Image:
+def to_srgb(image: Image.Image, icc: bytes | None, mode: str) -> Image.Image:
     """Return ``image`` in ``mode``, its colours converted to sRGB when it carries a profile."""
     if image.mode.startswith("I"):
         # 16-bit greyscale: Pillow's direct conversion clips instead of scaling to 8 bits.
@@ -173,7 +173,7 @@ def _to_srgb(image: Image.Image, icc: bytes | None, mode: str) -> Image.Image:
     return image.convert(mode)
 
 
-def _pixels_only(image: Image.Image) -> Image.Image:
+def pixels_only(image: Image.Image) -> Image.Image:
     """A new image with ``image``'s pixels and no ``info`` at all (so nothing else is saved)."""
     return Image.frombytes(image.mode, image.size, image.tobytes())
 
@@ -220,7 +220,7 @@ def image_process(
             )
             name = f"w{target}"
             partial = output_partial(out_dir, name + suffix)
-            _pixels_only(resized).save(partial, format=out_format, **options)
+            pixels_only(resized).save(partial, format=out_format, **options)
             renditions.append(
                 output_commit(
                     partial,

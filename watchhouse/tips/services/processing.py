@@ -30,11 +30,11 @@ from watchhouse.audit.services import audit_record
 from watchhouse.posts.media.errors import MediaRejectedError, TranscodeError
 from watchhouse.posts.media.ffmpeg import Probe, ffmpeg_run, ffprobe, input_options, input_url
 from watchhouse.posts.media.images import (
-    _DECODE_ERRORS,
+    DECODE_ERRORS,
     JPEG_QUALITY,
-    _pixels_only,
-    _to_srgb,
     image_open,
+    pixels_only,
+    to_srgb,
 )
 from watchhouse.posts.media.magic import HEAD_BYTES, image_format
 from watchhouse.posts.media.video import demuxer_for
@@ -199,14 +199,14 @@ def _image_process(row: TipFile, outcome: Outcome) -> None:
         except MediaRejectedError as exc:
             outcome.problem = str(exc)
             return
-        except _DECODE_ERRORS:
+        except DECODE_ERRORS:
             outcome.problem = _(
                 "This photo cannot be decoded; it may be damaged or incomplete. The file is "
                 "kept as it was received."
             )
             return
     buffer = io.BytesIO()
-    _pixels_only(preview).save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    pixels_only(preview).save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
     _preview_seal(row, outcome, iter([buffer.getvalue()]), "image/jpeg")
 
 
@@ -214,10 +214,10 @@ def _image_preview(image: Image.Image) -> Image.Image:
     """The picture upright, in sRGB, at most :data:`PREVIEW_IMAGE_PX` on its longest side."""
     try:
         upright = ImageOps.exif_transpose(image)
-    except _DECODE_ERRORS:
+    except DECODE_ERRORS:
         upright = image.copy()
     icc = image.info.get("icc_profile")
-    picture = _to_srgb(upright, icc if isinstance(icc, bytes) else None, "RGB")
+    picture = to_srgb(upright, icc if isinstance(icc, bytes) else None, "RGB")
     picture.thumbnail((PREVIEW_IMAGE_PX, PREVIEW_IMAGE_PX), Image.Resampling.LANCZOS)
     return picture
 
@@ -263,7 +263,7 @@ def _exif_record(image: Image.Image) -> dict[str, Any]:
         exif = image.getexif()
         extra = exif.get_ifd(_EXIF_IFD)
         gps = exif.get_ifd(_GPS_IFD)
-    except _DECODE_ERRORS:
+    except DECODE_ERRORS:
         return record
     fields = {
         "taken_at": _text(extra.get(0x9003)) or _text(exif.get(0x0132)),
