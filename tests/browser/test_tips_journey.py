@@ -65,6 +65,7 @@ def test_tipster_sends_reads_the_question_and_answers(
     make_staff: Callable[..., Any],
     private_root: Path,
     tmp_path: Path,
+    areas: list[Any],
 ) -> None:
     first = jpeg_with_gps(tmp_path / "van.jpg")
     second = jpeg_with_gps(tmp_path / "driver.jpg", size=(640, 480))
@@ -78,6 +79,14 @@ def test_tipster_sends_reads_the_question_and_answers(
     )
     page.get_by_label("Where?", exact=True).fill("Behind the Elm Street library")
     page.get_by_label("When?", exact=True).fill("Yesterday about 11 pm")
+    # The map point: a tap on the map of the areas (no base map) fills in the numbers.
+    page.get_by_text("Add a map point (optional)").click()
+    tip_map = page.locator("#tip-map")
+    expect(tip_map).to_be_visible()
+    expect(tip_map.locator(".tip-area").first).to_be_attached()
+    size = tip_map.bounding_box()
+    tip_map.click(position={"x": size["width"] * 0.4, "y": size["height"] * 0.3})
+    expect(page.locator("#id_lat")).not_to_have_value("")
     # Contact fields only appear for a tipster who chooses to give them.
     expect(page.get_by_label("How we can reach you")).to_be_hidden()
     page.get_by_label("I want to give contact details").check()
@@ -94,6 +103,7 @@ def test_tipster_sends_reads_the_question_and_answers(
     assert elsewhere == []
 
     tip = Tip.objects.get(code=code)
+    assert tip.area is not None and tip.area.name == "Old Mill"
     assert TipFile.objects.get(tip=tip).sha256 == hashlib.sha256(first.read_bytes()).hexdigest()
     tip_message_send(actor=make_staff("investigator"), tip=tip, body=QUESTION)
 

@@ -31,6 +31,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from watchhouse.core.context import anonymous_request
 from watchhouse.core.errors import InvalidInputError
+from watchhouse.geo.selectors import jurisdiction_extent
 from watchhouse.posts.models import Post, PostKind
 from watchhouse.posts.public import post_public_get
 from watchhouse.posts.states import PostState
@@ -185,9 +186,16 @@ def _tip_form(
             "appeal": appeal,
             "max_files": settings.WATCHHOUSE_TIPS_MAX_FILES,
             "max_file_bytes": settings.WATCHHOUSE_TIPS_MAX_FILE_BYTES,
+            "bounds": _map_bounds(),
         },
         status=status,
     )
+
+
+def _map_bounds() -> str:
+    """West, south, east, north of the jurisdiction, for the map point's map."""
+    extent = jurisdiction_extent()
+    return ",".join(f"{n:.5f}" for n in extent.bounds) if extent is not None else ""
 
 
 @_tipster_page
