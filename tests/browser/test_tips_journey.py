@@ -1,8 +1,8 @@
 """A tipster's round trip on a phone: send a tip with a photo, read the receipt, come back with
 the tip code and passphrase, read the department's question and answer it with another photo.
 
-Everything the tipster does goes through Chromium against the live server; the investigator's
-question is sent with the service the console calls.
+Everything goes through Chromium against the live server: the tipster on a phone, the
+investigator in the console (signed in with the second factor) in a browser of their own.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from tests.mediafiles import jpeg_with_gps
+from watchhouse.accounts.services import totp_device_create
 from watchhouse.tips.crypto import open_sealed
 from watchhouse.tips.models import MessageKind, Tip, TipFile, TipMessage
-from watchhouse.tips.services.dialogue import tip_message_send
 
 PHONE = {"width": 390, "height": 844}
 QUESTION = "Which way did the van drive off, and was anyone else in it?"
@@ -66,6 +66,7 @@ def test_tipster_sends_reads_the_question_and_answers(
     private_root: Path,
     tmp_path: Path,
     areas: list[Any],
+    sign_in: Callable[..., None],
 ) -> None:
     first = jpeg_with_gps(tmp_path / "van.jpg")
     second = jpeg_with_gps(tmp_path / "driver.jpg", size=(640, 480))
@@ -105,7 +106,14 @@ def test_tipster_sends_reads_the_question_and_answers(
     tip = Tip.objects.get(code=code)
     assert tip.area is not None and tip.area.name == "Old Mill"
     assert TipFile.objects.get(tip=tip).sha256 == hashlib.sha256(first.read_bytes()).hexdigest()
-    tip_message_send(actor=make_staff("investigator"), tip=tip, body=QUESTION)
+    detective = make_staff("investigator", username="det.rivera")
+    desk = new_context().new_page()
+    sign_in(desk, detective, totp_device_create(actor=None, user=detective))
+    desk.goto(reverse("console:tip", args=[tip.pk]))
+    expect(desk.locator("main")).to_contain_text("loading bikes behind the library")
+    desk.get_by_label("Question or reply to the tipster").fill(QUESTION)
+    desk.get_by_role("button", name="Send to the tipster").click()
+    expect(desk.locator("main")).to_contain_text("Sent to the tipster.")
 
     page.goto(reverse("tips:status"))
     page.get_by_label("Tip code").fill(code)
