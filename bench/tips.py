@@ -62,7 +62,7 @@ import django
 django.setup()
 from watchhouse.accounts.models import RoleAssignment, User
 from watchhouse.posts.storage import private_path
-from watchhouse.tips import crypto
+from watchhouse.core import crypto
 from watchhouse.tips.models import Tip, TipFile
 from watchhouse.tips.services.evidence import tip_export
 

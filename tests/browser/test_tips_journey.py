@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 
 from tests.mediafiles import jpeg_with_gps
 from watchhouse.accounts.services import totp_device_create
-from watchhouse.tips.crypto import open_sealed
+from watchhouse.core.crypto import open_sealed
 from watchhouse.tips.models import MessageKind, Tip, TipFile, TipMessage
 
 PHONE = {"width": 390, "height": 844}

@@ -13,8 +13,8 @@ import pytest
 from tests.alerts.conftest import committed, drain, queued  # noqa: F401 - re-exported
 from tests.mediafiles import jpeg_with_gps, video_file  # noqa: F401 - re-exported
 from watchhouse.accounts.roles import Role
+from watchhouse.core import crypto
 from watchhouse.posts.storage import private_path
-from watchhouse.tips import crypto
 from watchhouse.tips.intake import STAGING, SealedUpload
 from watchhouse.tips.services.intake import TipReceipt, tip_submit
 

@@ -9,8 +9,8 @@ from django.db import connection
 
 from tests.mediafiles import ffmpeg_make
 from tests.tips.conftest import committed, drain, jpeg_with_gps, sealed_path
+from watchhouse.core import crypto
 from watchhouse.posts.storage import private_path
-from watchhouse.tips import crypto
 from watchhouse.tips.models import FileStatus, TipFile
 from watchhouse.tips.services.dialogue import tip_message_send, tip_note_add
 from watchhouse.tips.services.intake import tipster_reply

@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from tests.tips.conftest import jpeg_with_gps, sealed_path
 from watchhouse.audit.models import AuditEntry
+from watchhouse.core import crypto
 from watchhouse.posts.storage import private_path
-from watchhouse.tips import crypto
 from watchhouse.tips.models import QuestionTemplate, Tip, TipFile
 from watchhouse.tips.services import work
 from watchhouse.tips.services.intake import tipster_dialogue_read, tipster_reply

@@ -15,9 +15,9 @@ import pytest
 
 from tests.tips.conftest import jpeg_with_gps, sealed_path, video_file
 from watchhouse.audit.models import AuditEntry
+from watchhouse.core import crypto
 from watchhouse.core.errors import InvalidInputError, NotPermittedError
 from watchhouse.posts.storage import private_path
-from watchhouse.tips import crypto
 from watchhouse.tips.models import TipFile
 from watchhouse.tips.services import evidence, work
 from watchhouse.tips.services.dialogue import tip_message_send, tip_note_add

@@ -18,10 +18,10 @@ from lxml import etree
 from tests.alerts.conftest import town_create
 from tests.notify.loopback import Answer, LoopbackHttpServer, RecordedRequest, twilio_signature
 from tests.tips.conftest import jpeg_with_gps
+from watchhouse.core import crypto
 from watchhouse.notify.channels.sms import sms_count
 from watchhouse.notify.models import Endpoint, Subscription
 from watchhouse.posts.storage import private_path
-from watchhouse.tips import crypto
 from watchhouse.tips.models import MessageKind, Tip, TipChannel, TipFile, TipMessage
 from watchhouse.tips.services.dialogue import tip_message_send
 

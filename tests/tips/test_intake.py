@@ -6,9 +6,9 @@ import pytest
 
 from tests.tips.conftest import jpeg_with_gps, sealed_path, sealed_upload
 from watchhouse.audit.models import AuditEntry
+from watchhouse.core import crypto
 from watchhouse.core.errors import InvalidInputError
 from watchhouse.posts.storage import private_path
-from watchhouse.tips import crypto
 from watchhouse.tips.models import Tip, TipFile
 from watchhouse.tips.services.intake import TipAccessError, TipLockedError, tipster_open
 

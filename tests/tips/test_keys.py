@@ -11,8 +11,8 @@ from django.core.management import CommandError, call_command
 
 from tests.tips.conftest import committed, drain, jpeg_with_gps, sealed_path
 from watchhouse.audit.models import AuditEntry
+from watchhouse.core import crypto
 from watchhouse.posts.storage import private_path
-from watchhouse.tips import crypto
 from watchhouse.tips.models import Tip, TipFile, TipMessage
 from watchhouse.tips.services.dialogue import tip_message_send
 from watchhouse.tips.services.intake import tipster_reply

@@ -15,8 +15,8 @@ from PIL import Image
 from tests.mediafiles import ffmpeg_make
 from tests.tips.conftest import committed, drain, jpeg_with_gps, sealed_path, sealed_upload
 from watchhouse.audit.models import AuditEntry
+from watchhouse.core import crypto
 from watchhouse.posts.storage import private_path
-from watchhouse.tips import crypto
 from watchhouse.tips.models import FileStatus, TipFile
 from watchhouse.tips.services import processing
 from watchhouse.tips.services.processing import tip_file_process

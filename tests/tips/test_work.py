@@ -10,8 +10,8 @@ import pytest
 from freezegun import freeze_time
 
 from watchhouse.audit.models import AuditEntry
+from watchhouse.core import crypto
 from watchhouse.core.errors import IllegalTransitionError, InvalidInputError, NotPermittedError
-from watchhouse.tips import crypto
 from watchhouse.tips.models import MessageKind, QuestionTemplate, Tip, TipMessage
 from watchhouse.tips.selectors import response_times_weekly
 from watchhouse.tips.services import work

@@ -21,9 +21,9 @@ from PIL import Image, ImageDraw
 
 from watchhouse.accounts.models import User
 from watchhouse.audit.models import AuditEntry
+from watchhouse.core import crypto
 from watchhouse.posts.models import Post, PostRevision
 from watchhouse.posts.storage import private_path
-from watchhouse.tips import crypto
 from watchhouse.tips.intake import STAGING, SealedUpload
 from watchhouse.tips.models import QuestionTemplate, Tip, TipChannel, TipFile
 from watchhouse.tips.services.dialogue import tip_message_send, tip_note_add

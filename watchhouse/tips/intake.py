@@ -21,11 +21,11 @@ from django.core.files.uploadhandler import FileUploadHandler
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
+from watchhouse.core import crypto
 from watchhouse.posts.media.errors import MediaRejectedError
 from watchhouse.posts.media.images import IMAGE_TYPES, image_open
 from watchhouse.posts.media.magic import container, image_format, refusal
 from watchhouse.posts.storage import private_path
-from watchhouse.tips import crypto
 
 STAGING = "tips/staging"
 

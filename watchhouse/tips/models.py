@@ -1,7 +1,7 @@
 """Tips, the dialogue with the tipster, and the files they send (evidence).
 
 Every field that could say who a tipster is, or what they said, is sealed
-(:mod:`watchhouse.tips.crypto`): the database holds Fernet tokens, never text. What stays in the
+(:mod:`watchhouse.core.crypto`): the database holds Fernet tokens, never text. What stays in the
 clear is what investigators sort and filter by: state, outcome, priority, times, the
 neighbourhood, assignment and links.
 """
@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from watchhouse.tips import crypto
+from watchhouse.core import crypto
 from watchhouse.tips.states import TipOutcome, TipState
 
 

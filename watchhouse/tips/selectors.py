@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from watchhouse.tips import crypto
+from watchhouse.core import crypto
 from watchhouse.tips.models import (
     QuestionTemplate,
     Tip,

@@ -29,13 +29,14 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from watchhouse.core import crypto
 from watchhouse.core.context import anonymous_request
 from watchhouse.core.errors import InvalidInputError
 from watchhouse.geo.selectors import jurisdiction_extent
 from watchhouse.posts.models import Post, PostKind
 from watchhouse.posts.public import post_public_get
 from watchhouse.posts.states import PostState
-from watchhouse.tips import crypto, guard
+from watchhouse.tips import guard
 from watchhouse.tips.forms import ReplyForm, StatusForm, TipForm
 from watchhouse.tips.intake import SealedUpload, SealingUploadHandler
 from watchhouse.tips.models import Tip

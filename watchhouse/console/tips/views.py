@@ -34,9 +34,10 @@ from watchhouse.console.tips.forms import (
     TipFilterForm,
     investigators,
 )
+from watchhouse.core import crypto
 from watchhouse.core.errors import InvalidInputError, NotPermittedError, WatchhouseError
 from watchhouse.posts.storage import private_root
-from watchhouse.tips import crypto, selectors
+from watchhouse.tips import selectors
 from watchhouse.tips.models import (
     FileKind,
     MessageKind,

@@ -9,8 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from watchhouse.audit.services import audit_record
+from watchhouse.core import crypto
 from watchhouse.core.errors import InvalidInputError
-from watchhouse.tips import crypto
 from watchhouse.tips.models import MessageKind, Tip, TipChannel, TipMessage
 from watchhouse.tips.policy import require_investigator
 

@@ -27,9 +27,9 @@ from django.utils.translation import gettext as _
 
 from watchhouse.audit.models import AuditEntry
 from watchhouse.audit.services import audit_record
+from watchhouse.core import crypto
 from watchhouse.core.errors import InvalidInputError
 from watchhouse.posts.storage import private_path
-from watchhouse.tips import crypto
 from watchhouse.tips.models import MessageKind, Tip, TipFile, TipMessage
 from watchhouse.tips.policy import require_investigator
 from watchhouse.tips.services.work import reward_code_mask

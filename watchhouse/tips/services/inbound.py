@@ -1,7 +1,7 @@
 """SMS and e-mail tips.
 
 SMS: one thread per phone number. The number is never stored: a tip keeps only a keyed hash
-of it (:func:`watchhouse.tips.crypto.lookup_hash`), enough to find the thread when the same
+of it (:func:`watchhouse.core.crypto.lookup_hash`), enough to find the thread when the same
 number texts again. So nothing can be sent to an SMS tipster unasked: the investigators'
 questions wait on the tip and go out in the reply to the tipster's next text.
 
@@ -42,12 +42,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from watchhouse.audit.services import audit_record
+from watchhouse.core import crypto
 from watchhouse.core.context import anonymous_request
 from watchhouse.core.errors import InvalidInputError
 from watchhouse.notify.channels.sms import sms_count, sms_keyword
 from watchhouse.posts.media.errors import MediaRejectedError
 from watchhouse.posts.storage import private_path
-from watchhouse.tips import crypto, guard
+from watchhouse.tips import guard
 from watchhouse.tips.intake import STAGING, SealedUpload, file_classify
 from watchhouse.tips.models import MessageKind, Tip, TipChannel, TipMessage
 from watchhouse.tips.services.intake import code_format, tip_submit, tipster_reply

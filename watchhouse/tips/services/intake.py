@@ -18,12 +18,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from watchhouse.audit.services import audit_record
+from watchhouse.core import crypto
 from watchhouse.core.context import anonymous_request
 from watchhouse.core.errors import InvalidInputError
 from watchhouse.geo.points import point_check
 from watchhouse.geo.selectors import areas_at
 from watchhouse.posts.media.errors import MediaRejectedError
-from watchhouse.tips import crypto, guard
+from watchhouse.tips import guard
 from watchhouse.tips.intake import SealedUpload, file_classify, staged_move
 from watchhouse.tips.models import MessageKind, Tip, TipChannel, TipFile, TipMessage
 

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from django.db import models, transaction
 
 from watchhouse.audit.services import audit_record
-from watchhouse.tips import crypto
+from watchhouse.core import crypto
 from watchhouse.tips.models import Tip, TipFile, TipMessage
 
 # Every sealed column, per model.

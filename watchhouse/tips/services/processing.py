@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from PIL import Image, ImageOps
 
 from watchhouse.audit.services import audit_record
+from watchhouse.core import crypto
 from watchhouse.posts.media.errors import MediaRejectedError, TranscodeError
 from watchhouse.posts.media.ffmpeg import Probe, ffmpeg_run, ffprobe, input_options, input_url
 from watchhouse.posts.media.images import (
@@ -39,7 +40,6 @@ from watchhouse.posts.media.images import (
 from watchhouse.posts.media.magic import HEAD_BYTES, image_format
 from watchhouse.posts.media.video import demuxer_for
 from watchhouse.posts.storage import private_path
-from watchhouse.tips import crypto
 from watchhouse.tips.models import FileKind, FileStatus, TipFile
 
 WORK = "tips/work"

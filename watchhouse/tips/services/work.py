@@ -19,8 +19,8 @@ from django.utils.translation import gettext as _
 
 from watchhouse.accounts.roles import Role, require_role, second_factor_ok
 from watchhouse.audit.services import audit_record
+from watchhouse.core import crypto
 from watchhouse.core.errors import IllegalTransitionError, InvalidInputError, NotPermittedError
-from watchhouse.tips import crypto
 from watchhouse.tips.models import (
     MessageKind,
     QuestionTemplate,

@@ -15,8 +15,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from watchhouse.core import crypto
 from watchhouse.core.errors import InvalidInputError
-from watchhouse.tips import crypto
 from watchhouse.tips.intake import staging_sweep
 
 

@@ -1,9 +1,9 @@
-"""Encryption at rest for tips: text fields, and files streamed in chunks.
+"""Encryption at rest (tips, evidence, residents' addresses): values, and files in chunks.
 
-Keys come from ``WATCHHOUSE_ENCRYPTION_KEYS`` (Fernet keys, newest first). Text and small values are
-Fernet tokens under the newest key; every key in the list still decrypts, so a new key can be
-put first while the old ones stay readable, and ``watchhouse tips rotate-keys`` re-encrypts
-every value under the newest key without stopping the site.
+Keys come from ``WATCHHOUSE_ENCRYPTION_KEYS`` (Fernet keys, newest first). Text and small
+values are Fernet tokens under the newest key; every key in the list still decrypts, so a new
+key can be put first while the old ones stay readable, and ``watchhouse tips rotate-keys``
+re-encrypts every value under the newest key without stopping the site.
 
 Files use envelope encryption: each file gets its own random 256-bit data key, and only that
 key, wrapped as a Fernet token, is stored in the database. The file itself is AES-256-GCM in
