@@ -81,6 +81,8 @@ INSTALLED_APPS = [
     "watchhouse.alerts",
     "watchhouse.posts",
     "watchhouse.tips",
+    "watchhouse.community",
+    "watchhouse.rumors",
     "watchhouse.web",
     "watchhouse.console",
     "watchhouse.api",
@@ -283,6 +285,18 @@ WATCHHOUSE_TIPS_STATUS_ATTEMPTS = env_int("WATCHHOUSE_TIPS_STATUS_ATTEMPTS", 10)
 WATCHHOUSE_TIPS_EMAIL_ADDRESS = env_str("WATCHHOUSE_TIPS_EMAIL_ADDRESS", "")
 # The number SMS tips are texted to; texts to it (or starting with TIP) open a tip thread.
 WATCHHOUSE_TIPS_SMS_NUMBER = env_str("WATCHHOUSE_TIPS_SMS_NUMBER", "")
+# Community: minutes a resident's e-mailed sign-in link works (once).
+WATCHHOUSE_COMMUNITY_SIGNIN_MINUTES = env_int("WATCHHOUSE_COMMUNITY_SIGNIN_MINUTES", 15)
+# Flags from different residents that hide a comment or discussion until staff review it.
+WATCHHOUSE_COMMUNITY_FLAGS_TO_HIDE = env_int("WATCHHOUSE_COMMUNITY_FLAGS_TO_HIDE", 3)
+# Comments and discussions one resident may post per hour (spam floods).
+WATCHHOUSE_COMMUNITY_POSTS_PER_HOUR = env_int("WATCHHOUSE_COMMUNITY_POSTS_PER_HOUR", 20)
+# URL schemes a resident's text may link to; anything else is refused.
+WATCHHOUSE_COMMUNITY_LINK_SCHEMES = env_list("WATCHHOUSE_COMMUNITY_LINK_SCHEMES", ["https", "http"])
+# Domains residents may not link to (known malware or phishing hosts), comma-separated.
+WATCHHOUSE_COMMUNITY_BLOCKED_DOMAINS = env_list("WATCHHOUSE_COMMUNITY_BLOCKED_DOMAINS", [])
+# Open311 GeoReport v2: this jurisdiction's id (jurisdiction_id), default the site's host.
+WATCHHOUSE_OPEN311_JURISDICTION = env_str("WATCHHOUSE_OPEN311_JURISDICTION", "")
 # Where `watchhouse backup` writes by default.
 WATCHHOUSE_BACKUP_DIR = Path(env_str("WATCHHOUSE_BACKUP_DIR", str(VAR_DIR / "backups")))
 
