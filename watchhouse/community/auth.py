@@ -19,9 +19,9 @@ SESSION_KEY = "community_resident_id"
 
 def current_resident(request: HttpRequest) -> Resident | None:
     """The resident signed in on this browser, or None."""
-    cached = getattr(request, "_community_resident", False)
-    if cached is not False:
-        return cached  # type: ignore[no-any-return]
+    if hasattr(request, "_community_resident"):
+        cached: Resident | None = request._community_resident
+        return cached
     pk = request.session.get(SESSION_KEY)
     resident = Resident.objects.filter(pk=pk).first() if isinstance(pk, int) else None
     request._community_resident = resident  # type: ignore[attr-defined]
