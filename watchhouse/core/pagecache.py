@@ -61,7 +61,9 @@ ROUTES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("/news/", ("posts",)),
     ("/podcast/", ("posts",)),
     ("/officers/", ("posts",)),
-    ("/areas/", ("alerts", "posts", "crime")),
+    # A neighbourhood's page lists its discussions and open polls (the community section).
+    ("/areas/", ("alerts", "posts", "crime", "community")),
+    ("/rumors/", ("rumors",)),
 )
 SECTIONS = frozenset(section for _prefix, sections in ROUTES for section in sections)
 # Longest query string kept as part of a key (anything longer goes to Django every time).

@@ -91,11 +91,11 @@ def _modified(post: Post) -> datetime:
     return post.edited_at or _published(post)
 
 
-def _rfc822(moment: datetime) -> str:
+def rfc822_date(moment: datetime) -> str:
     return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
-def _rfc3339(moment: datetime) -> str:
+def rfc3339_date(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
@@ -126,28 +126,28 @@ def _tags(post: Post) -> list[str]:
 # Rendering.
 
 
-def _add(parent: Any, tag: str, text: str | None = None, **attributes: str) -> Any:
+def xml_add(parent: Any, tag: str, text: str | None = None, **attributes: str) -> Any:
     element = etree.SubElement(parent, tag, attributes)
     if text is not None:
         element.text = text
     return element
 
 
-def _xml(root: Any) -> bytes:
+def xml_bytes(root: Any) -> bytes:
     return bytes(etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True))
 
 
 def render_rss(posts: list[Post], post_filter: PostFilter | None) -> bytes:
     """RSS 2.0 with ``atom:link rel=self`` and full text in ``content:encoded``."""
     rss = etree.Element("rss", {"version": "2.0"}, nsmap={"atom": ATOM_NS, "content": CONTENT_NS})
-    channel = _add(rss, "channel")
-    _add(channel, "title", feed_title(post_filter))
-    _add(channel, "link", absolute(timeline_url(post_filter)))
-    _add(channel, "description", feed_title(post_filter))
-    _add(channel, "language", get_language() or settings.LANGUAGE_CODE)
+    channel = xml_add(rss, "channel")
+    xml_add(channel, "title", feed_title(post_filter))
+    xml_add(channel, "link", absolute(timeline_url(post_filter)))
+    xml_add(channel, "description", feed_title(post_filter))
+    xml_add(channel, "language", get_language() or settings.LANGUAGE_CODE)
     if posts:
-        _add(channel, "lastBuildDate", _rfc822(max(_modified(p) for p in posts)))
-    _add(
+        xml_add(channel, "lastBuildDate", rfc822_date(max(_modified(p) for p in posts)))
+    xml_add(
         channel,
         f"{{{ATOM_NS}}}link",
         rel="self",
@@ -155,44 +155,44 @@ def render_rss(posts: list[Post], post_filter: PostFilter | None) -> bytes:
         type="application/rss+xml",
     )
     for post in posts:
-        item = _add(channel, "item")
-        _add(item, "title", post.title)
-        _add(item, "link", absolute(public.post_url(post)))
-        _add(item, "guid", post_guid(post), isPermaLink="false")
-        _add(item, "pubDate", _rfc822(_published(post)))
-        _add(item, "description", post.summary or post.title)
-        _add(item, f"{{{CONTENT_NS}}}encoded", post.body_html)
+        item = xml_add(channel, "item")
+        xml_add(item, "title", post.title)
+        xml_add(item, "link", absolute(public.post_url(post)))
+        xml_add(item, "guid", post_guid(post), isPermaLink="false")
+        xml_add(item, "pubDate", rfc822_date(_published(post)))
+        xml_add(item, "description", post.summary or post.title)
+        xml_add(item, f"{{{CONTENT_NS}}}encoded", post.body_html)
         for tag in _tags(post):
-            _add(item, "category", tag)
+            xml_add(item, "category", tag)
         cover = public.cover_of(post)
         if cover is not None and cover.largest is not None and cover.largest.bytes:
-            _add(
+            xml_add(
                 item,
                 "enclosure",
                 url=absolute(cover.largest.url),
                 length=str(cover.largest.bytes),
                 type=cover.largest.mime,
             )
-    return _xml(rss)
+    return xml_bytes(rss)
 
 
 def render_atom(posts: list[Post], post_filter: PostFilter | None) -> bytes:
     """Atom 1.0 (RFC 4287): summary and HTML content, stable ``tag:`` ids."""
     feed = etree.Element(f"{{{ATOM_NS}}}feed", nsmap={None: ATOM_NS})
-    _add(feed, f"{{{ATOM_NS}}}id", absolute(feed_url("atom", post_filter)))
-    _add(feed, f"{{{ATOM_NS}}}title", feed_title(post_filter))
+    xml_add(feed, f"{{{ATOM_NS}}}id", absolute(feed_url("atom", post_filter)))
+    xml_add(feed, f"{{{ATOM_NS}}}title", feed_title(post_filter))
     updated = max((_modified(p) for p in posts), default=None) or timezone.now()
-    _add(feed, f"{{{ATOM_NS}}}updated", _rfc3339(updated))
-    author = _add(feed, f"{{{ATOM_NS}}}author")
-    _add(author, f"{{{ATOM_NS}}}name", settings.WATCHHOUSE_AGENCY_NAME)
-    _add(
+    xml_add(feed, f"{{{ATOM_NS}}}updated", rfc3339_date(updated))
+    author = xml_add(feed, f"{{{ATOM_NS}}}author")
+    xml_add(author, f"{{{ATOM_NS}}}name", settings.WATCHHOUSE_AGENCY_NAME)
+    xml_add(
         feed,
         f"{{{ATOM_NS}}}link",
         rel="self",
         href=absolute(feed_url("atom", post_filter)),
         type="application/atom+xml",
     )
-    _add(
+    xml_add(
         feed,
         f"{{{ATOM_NS}}}link",
         rel="alternate",
@@ -200,12 +200,12 @@ def render_atom(posts: list[Post], post_filter: PostFilter | None) -> bytes:
         type="text/html",
     )
     for post in posts:
-        entry = _add(feed, f"{{{ATOM_NS}}}entry")
-        _add(entry, f"{{{ATOM_NS}}}id", post_guid(post))
-        _add(entry, f"{{{ATOM_NS}}}title", post.title)
-        _add(entry, f"{{{ATOM_NS}}}published", _rfc3339(_published(post)))
-        _add(entry, f"{{{ATOM_NS}}}updated", _rfc3339(_modified(post)))
-        _add(
+        entry = xml_add(feed, f"{{{ATOM_NS}}}entry")
+        xml_add(entry, f"{{{ATOM_NS}}}id", post_guid(post))
+        xml_add(entry, f"{{{ATOM_NS}}}title", post.title)
+        xml_add(entry, f"{{{ATOM_NS}}}published", rfc3339_date(_published(post)))
+        xml_add(entry, f"{{{ATOM_NS}}}updated", rfc3339_date(_modified(post)))
+        xml_add(
             entry,
             f"{{{ATOM_NS}}}link",
             rel="alternate",
@@ -213,11 +213,11 @@ def render_atom(posts: list[Post], post_filter: PostFilter | None) -> bytes:
             type="text/html",
         )
         if post.summary:
-            _add(entry, f"{{{ATOM_NS}}}summary", post.summary)
-        _add(entry, f"{{{ATOM_NS}}}content", post.body_html, type="html")
+            xml_add(entry, f"{{{ATOM_NS}}}summary", post.summary)
+        xml_add(entry, f"{{{ATOM_NS}}}content", post.body_html, type="html")
         for tag in _tags(post):
-            _add(entry, f"{{{ATOM_NS}}}category", term=tag)
-    return _xml(feed)
+            xml_add(entry, f"{{{ATOM_NS}}}category", term=tag)
+    return xml_bytes(feed)
 
 
 def render_json(posts: list[Post], post_filter: PostFilter | None) -> bytes:
@@ -229,8 +229,8 @@ def render_json(posts: list[Post], post_filter: PostFilter | None) -> bytes:
             "url": absolute(public.post_url(post)),
             "title": post.title,
             "content_html": post.body_html,
-            "date_published": _rfc3339(_published(post)),
-            "date_modified": _rfc3339(_modified(post)),
+            "date_published": rfc3339_date(_published(post)),
+            "date_modified": rfc3339_date(_modified(post)),
             "tags": _tags(post),
             "language": post.language,
         }
@@ -282,63 +282,63 @@ def render_podcast(episodes: list[Post]) -> bytes:
         {"version": "2.0"},
         nsmap={"itunes": ITUNES_NS, "podcast": PODCAST_NS, "atom": ATOM_NS, "content": CONTENT_NS},
     )
-    channel = _add(rss, "channel")
+    channel = xml_add(rss, "channel")
     title = _("%(agency)s podcast") % {"agency": settings.WATCHHOUSE_AGENCY_NAME}
     description = _("Voice updates and conversations from %(agency)s.") % {
         "agency": settings.WATCHHOUSE_AGENCY_NAME
     }
-    _add(channel, "title", title)
-    _add(channel, "link", absolute(reverse("posts:podcast")))
-    _add(channel, "description", description)
-    _add(channel, "language", get_language() or settings.LANGUAGE_CODE)
-    _add(
+    xml_add(channel, "title", title)
+    xml_add(channel, "link", absolute(reverse("posts:podcast")))
+    xml_add(channel, "description", description)
+    xml_add(channel, "language", get_language() or settings.LANGUAGE_CODE)
+    xml_add(
         channel,
         f"{{{ATOM_NS}}}link",
         rel="self",
         href=absolute(reverse("posts:podcast_feed")),
         type="application/rss+xml",
     )
-    _add(channel, f"{{{ITUNES_NS}}}author", settings.WATCHHOUSE_AGENCY_NAME)
-    _add(channel, f"{{{ITUNES_NS}}}summary", description)
-    _add(channel, f"{{{ITUNES_NS}}}image", href=absolute(reverse("posts:podcast_artwork")))
-    _add(channel, f"{{{ITUNES_NS}}}category", text=PODCAST_CATEGORY)
-    _add(channel, f"{{{ITUNES_NS}}}explicit", "false")
-    _add(channel, f"{{{ITUNES_NS}}}type", "episodic")
-    owner = _add(channel, f"{{{ITUNES_NS}}}owner")
-    _add(owner, f"{{{ITUNES_NS}}}name", settings.WATCHHOUSE_AGENCY_NAME)
+    xml_add(channel, f"{{{ITUNES_NS}}}author", settings.WATCHHOUSE_AGENCY_NAME)
+    xml_add(channel, f"{{{ITUNES_NS}}}summary", description)
+    xml_add(channel, f"{{{ITUNES_NS}}}image", href=absolute(reverse("posts:podcast_artwork")))
+    xml_add(channel, f"{{{ITUNES_NS}}}category", text=PODCAST_CATEGORY)
+    xml_add(channel, f"{{{ITUNES_NS}}}explicit", "false")
+    xml_add(channel, f"{{{ITUNES_NS}}}type", "episodic")
+    owner = xml_add(channel, f"{{{ITUNES_NS}}}owner")
+    xml_add(owner, f"{{{ITUNES_NS}}}name", settings.WATCHHOUSE_AGENCY_NAME)
     if settings.DEFAULT_FROM_EMAIL:
-        _add(owner, f"{{{ITUNES_NS}}}email", settings.DEFAULT_FROM_EMAIL)
+        xml_add(owner, f"{{{ITUNES_NS}}}email", settings.DEFAULT_FROM_EMAIL)
     for post in episodes:
         media = public.audio_of(post)
         if media is None or media.audio is None:
             continue
-        item = _add(channel, "item")
-        _add(item, "title", post.title)
-        _add(item, "link", absolute(public.post_url(post)))
-        _add(item, "description", post.summary or post.title)
-        _add(item, f"{{{CONTENT_NS}}}encoded", post.body_html)
-        _add(
+        item = xml_add(channel, "item")
+        xml_add(item, "title", post.title)
+        xml_add(item, "link", absolute(public.post_url(post)))
+        xml_add(item, "description", post.summary or post.title)
+        xml_add(item, f"{{{CONTENT_NS}}}encoded", post.body_html)
+        xml_add(
             item,
             "enclosure",
             url=absolute(media.audio.url),
             length=str(media.audio.bytes),
             type=media.audio.mime or "audio/mpeg",
         )
-        _add(item, "guid", post_guid(post), isPermaLink="false")
-        _add(item, "pubDate", _rfc822(_published(post)))
-        _add(item, f"{{{ITUNES_NS}}}duration", _duration(media.duration_s))
-        _add(item, f"{{{ITUNES_NS}}}explicit", "false")
-        _add(item, f"{{{ITUNES_NS}}}episodeType", "full")
+        xml_add(item, "guid", post_guid(post), isPermaLink="false")
+        xml_add(item, "pubDate", rfc822_date(_published(post)))
+        xml_add(item, f"{{{ITUNES_NS}}}duration", _duration(media.duration_s))
+        xml_add(item, f"{{{ITUNES_NS}}}explicit", "false")
+        xml_add(item, f"{{{ITUNES_NS}}}episodeType", "full")
         if public.chapters_of(media):
-            _add(
+            xml_add(
                 item,
                 f"{{{PODCAST_NS}}}chapters",
                 url=absolute(reverse("posts:chapters", kwargs={"pk": post.pk})),
                 type=CHAPTERS_TYPE,
             )
         if post.summary:
-            _add(item, f"{{{ITUNES_NS}}}summary", post.summary)
-    return _xml(rss)
+            xml_add(item, f"{{{ITUNES_NS}}}summary", post.summary)
+    return xml_bytes(rss)
 
 
 @memoize
@@ -381,7 +381,7 @@ def _conditional(
     stamp = changed.isoformat() if changed else "none"
     last_modified = int(changed.timestamp()) if changed else None
     if pagecache.cacheable(request, query=True):
-        return _from_page_cache(request, name, stamp, last_modified, content_type, render)
+        return feed_from_page_cache(request, name, stamp, last_modified, content_type, render)
     seed = f"{name}|{stamp}|{get_language()}|{settings.SITE_URL}"
     etag = '"' + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:32] + '"'
     response = get_conditional_response(request, etag=etag, last_modified=last_modified)
@@ -396,7 +396,7 @@ def _conditional(
     return response
 
 
-def _from_page_cache(
+def feed_from_page_cache(
     request: HttpRequest,
     name: str,
     stamp: str,
