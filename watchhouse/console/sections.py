@@ -9,6 +9,12 @@ from django.utils.translation import gettext_lazy as _
 
 from watchhouse.accounts.roles import Role
 from watchhouse.alerts.policy import COMPOSER_ROLES
+from watchhouse.community.policy import FIGURES_ROLES as COMMUNITY_FIGURES_ROLES
+from watchhouse.community.policy import MEMBERSHIP_ROLES
+from watchhouse.community.policy import MODERATOR_ROLES as COMMUNITY_MODERATOR_ROLES
+from watchhouse.community.policy import POLL_ROLES as COMMUNITY_POLL_ROLES
+from watchhouse.community.policy import REPORT_ROLES as COMMUNITY_REPORT_ROLES
+from watchhouse.rumors.policy import RUMOR_ROLES
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -42,6 +48,18 @@ SECTIONS = (
         _("Tips from the public: triage, dialogue with tipsters, evidence and rewards."),
     ),
     Section(
+        _("Residents"),
+        "console:community_members",
+        MEMBERSHIP_ROLES,
+        _("Verify residents who joined a neighbourhood: postcards with codes, approvals."),
+    ),
+    Section(
+        _("Rumor control"),
+        "console:rumors",
+        RUMOR_ROLES,
+        _("Track rumors with their evidence, answer them in public, publish corrections."),
+    ),
+    Section(
         _("Officers"),
         "console:officers",
         (Role.ADMIN, Role.SUPERVISOR, Role.PIO),
@@ -52,6 +70,30 @@ SECTIONS = (
         "console:areas",
         (),
         _("The jurisdiction's neighbourhoods, beats, districts and wards."),
+    ),
+    Section(
+        _("Community moderation"),
+        "console:community_moderation",
+        COMMUNITY_MODERATOR_ROLES,
+        _("Residents' comments and discussions: flags, hide, restore, replies, profiling filter."),
+    ),
+    Section(
+        _("Polls"),
+        "console:community_polls",
+        COMMUNITY_POLL_ROLES,
+        _("Polls for a neighbourhood or the whole city: create, close, results, CSV."),
+    ),
+    Section(
+        _("Community reports"),
+        "console:community_reports",
+        COMMUNITY_REPORT_ROLES,
+        _("Non-emergency reports (web form and Open311): triage, status updates, API keys."),
+    ),
+    Section(
+        _("Community figures"),
+        "console:community_figures",
+        COMMUNITY_FIGURES_ROLES,
+        _("Views, comments, flags, moderation, reply times, rumors and reports."),
     ),
     Section(_("Crime data"), "crimemap:console", (), _("Import formats and import reports.")),
     Section(

@@ -11,4 +11,10 @@ urlpatterns = [
     path("staff/", include("watchhouse.console.accounts.urls")),
     path("areas/", include("watchhouse.console.geo.urls")),
     path("tips/", include("watchhouse.console.tips.urls")),
+    path("rumors/", include("watchhouse.console.rumors.urls")),
+    path("community/members/", include("watchhouse.console.community.urls_members")),
+    path("community/moderation/", include("watchhouse.console.community.urls_moderation")),
+    path("community/polls/", include("watchhouse.console.community.urls_polls")),
+    path("community/reports/", include("watchhouse.console.community.urls_reports")),
+    path("community/figures/", include("watchhouse.console.community.urls_figures")),
 ]

@@ -26,6 +26,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import http_date, parse_http_date_safe
 from django.views.decorators.http import require_safe
 
+from watchhouse.community.selectors.conversation import comment_list_for_post
 from watchhouse.core import pagecache
 from watchhouse.posts import public, search
 from watchhouse.posts.feeds import FORMATS, feed_title, feed_url, filter_from_request, post_guid
@@ -204,9 +205,26 @@ def _post_detail(request: HttpRequest, pk: int, slug: str, extra: dict[str, Any]
                 "canonical_url": public.absolute(canonical),
                 "og_image": public.absolute(og_image.url) if og_image else "",
                 "og_image_alt": shown.cover.alt if og_image and shown.cover else "",
+                **_comments(post),
             },
         )
     )
+
+
+def _comments(post: Post) -> dict[str, Any]:
+    """The post's comments as every reader sees them (the page is cached for everyone; the
+    comment services retire it with ``pages_changed("posts")``), and the comment page's
+    address while the post takes comments."""
+    if post.redacted:
+        return {"comments": [], "comment_url": ""}
+    return {
+        "comments": list(comment_list_for_post(post)),
+        "comment_url": (
+            reverse("community:post_comment", kwargs={"pk": post.pk})
+            if post.state == PostState.PUBLISHED
+            else ""
+        ),
+    }
 
 
 @require_safe

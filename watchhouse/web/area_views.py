@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
 from watchhouse.alerts import selectors as alert_selectors
+from watchhouse.community.selectors.residents import area_community, seconds_until
 from watchhouse.core import pagecache
 from watchhouse.geo import selectors
 from watchhouse.geo.models import Area, AreaKind, Jurisdiction
@@ -76,22 +77,21 @@ def area_detail(request: HttpRequest, kind: str, slug: str) -> HttpResponse:
     posts' listing stamp, so a post tagged with the area shows even if its change was not
     reported to the cache."""
     if not pagecache.cacheable(request):
-        return _area_detail(request, kind, slug, {})
+        return _area_detail(request, kind, slug, {})[0]
     changed = posts_public.listing_changed()
     return pagecache.serve(
         request,
         f"area:{kind}:{slug}:{changed.isoformat() if changed else '-'}",
-        lambda: (
-            _area_detail(request, kind, slug, {"csrf_token": pagecache.CSRF_PLACEHOLDER}),
-            float(pagecache.TIMEOUT_S),
-        ),
+        lambda: _area_detail(request, kind, slug, {"csrf_token": pagecache.CSRF_PLACEHOLDER}),
         per_visitor=True,
     )
 
 
 def _area_detail(
     request: HttpRequest, kind: str, slug: str, extra: dict[str, object]
-) -> HttpResponse:
+) -> tuple[HttpResponse, float]:
+    """The page, and how many seconds it stays true (until a poll on it opens or closes, or
+    an event on it ends). It is the same for every visitor: the page cache serves it to all."""
     if kind not in AreaKind.values:
         raise Http404("No such kind of area.")
     try:
@@ -118,11 +118,17 @@ def _area_detail(
         bounds=frame,
         pad=0.0,
     )
-    return render(
+    # A neighbourhood's discussions, open polls and upcoming events.
+    community = area_community(area) if area.kind == AreaKind.NEIGHBOURHOOD else None
+    fresh_s = seconds_until(
+        community.fresh_until if community else None, longest=float(pagecache.TIMEOUT_S)
+    )
+    response = render(
         request,
         "web/areas/detail.html",
         {
             **extra,
+            "community": community,
             "area": area,
             "kind_label": area.get_kind_display(),
             "map": drawing,
@@ -140,3 +146,4 @@ def _area_detail(
             ),
         },
     )
+    return response, fresh_s
