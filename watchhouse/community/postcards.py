@@ -15,8 +15,6 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from fpdf import FPDF
 
-# Where the Unicode font is looked for (WATCHHOUSE_POSTCARD_FONT overrides it).
-DEFAULT_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 # A postcard, in inches (US postcard size; landscape).
 WIDTH_IN, HEIGHT_IN = 6.0, 4.0
 MARGIN_IN = 0.3
@@ -36,7 +34,7 @@ class Postcard:
 
 
 def _font(pdf: FPDF) -> str:
-    path = Path(str(getattr(settings, "WATCHHOUSE_POSTCARD_FONT", "") or DEFAULT_FONT))
+    path = Path(str(settings.WATCHHOUSE_POSTCARD_FONT))
     if path.is_file():
         pdf.add_font("Card", "", str(path))
         return "Card"

@@ -295,6 +295,16 @@ WATCHHOUSE_COMMUNITY_POSTS_PER_HOUR = env_int("WATCHHOUSE_COMMUNITY_POSTS_PER_HO
 WATCHHOUSE_COMMUNITY_LINK_SCHEMES = env_list("WATCHHOUSE_COMMUNITY_LINK_SCHEMES", ["https", "http"])
 # Domains residents may not link to (known malware or phishing hosts), comma-separated.
 WATCHHOUSE_COMMUNITY_BLOCKED_DOMAINS = env_list("WATCHHOUSE_COMMUNITY_BLOCKED_DOMAINS", [])
+# Community reports one client may send from the public form per hour.
+WATCHHOUSE_COMMUNITY_REPORTS_PER_HOUR = env_int("WATCHHOUSE_COMMUNITY_REPORTS_PER_HOUR", 5)
+# Post views one client may add to the counts per hour.
+WATCHHOUSE_COMMUNITY_SEEN_PER_HOUR = env_int("WATCHHOUSE_COMMUNITY_SEEN_PER_HOUR", 300)
+# A TrueType font for the verification postcards (Debian's fonts-dejavu-core by default).
+WATCHHOUSE_POSTCARD_FONT = env_str(
+    "WATCHHOUSE_POSTCARD_FONT", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+)
+# Largest screenshot taken as rumor evidence, in bytes.
+WATCHHOUSE_RUMORS_SCREENSHOT_MAX_BYTES = env_int("WATCHHOUSE_RUMORS_SCREENSHOT_MAX_BYTES", 20 << 20)
 # Open311 GeoReport v2: this jurisdiction's id (jurisdiction_id), default the site's host.
 WATCHHOUSE_OPEN311_JURISDICTION = env_str("WATCHHOUSE_OPEN311_JURISDICTION", "")
 # Where `watchhouse backup` writes by default.

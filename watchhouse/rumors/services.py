@@ -39,8 +39,6 @@ from watchhouse.posts.storage import StoredOriginal, original_rename, original_s
 from watchhouse.rumors.models import EvidenceKind, Incident, Rumor, RumorEvidence, RumorStatus
 from watchhouse.rumors.policy import ANSWER_ROLES, RUMOR_ROLES
 
-# Largest screenshot taken as evidence, unless WATCHHOUSE_RUMORS_SCREENSHOT_MAX_BYTES says.
-SCREENSHOT_MAX_BYTES = 20 * 1024 * 1024
 # Formats a screenshot may be in (what browsers and phones save screenshots as).
 SCREENSHOT_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF"})
 CLAIM_MAX = 300
@@ -255,7 +253,7 @@ def rumor_update(
 def _screenshot_store(file: Upload) -> tuple[StoredOriginal, str]:
     """Stream ``file`` to the private root and check by its content that it is an image;
     return where it is and its MIME type. Nothing stays on disk when it is refused."""
-    limit = int(getattr(settings, "WATCHHOUSE_RUMORS_SCREENSHOT_MAX_BYTES", SCREENSHOT_MAX_BYTES))
+    limit = int(settings.WATCHHOUSE_RUMORS_SCREENSHOT_MAX_BYTES)
     stored = original_store(file.chunks(), max_bytes=limit)
     try:
         if stored.bytes == 0:

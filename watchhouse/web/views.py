@@ -55,6 +55,16 @@ PUBLIC_SERVICES = (
         _("Tell us what you saw, anonymously if you wish, with photos or video."),
     ),
     PublicService(
+        "community:home",
+        _("Your neighbourhood"),
+        _("Join your neighbourhood, talk with neighbours and the department, answer polls."),
+    ),
+    PublicService(
+        "community:report_new",
+        _("Report a problem"),
+        _("Graffiti, an abandoned car, a broken streetlight, noise: not an emergency."),
+    ),
+    PublicService(
         "web:areas",
         _("Neighbourhoods"),
         _("Your neighbourhood, police beat and ward, and what is happening there."),

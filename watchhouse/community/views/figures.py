@@ -29,7 +29,7 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 def seen_per_hour() -> int:
     """Views one client may add in an hour (a newsroom behind one address reads many
     posts)."""
-    return int(getattr(settings, "WATCHHOUSE_COMMUNITY_SEEN_PER_HOUR", 300))
+    return int(settings.WATCHHOUSE_COMMUNITY_SEEN_PER_HOUR)
 
 
 @csrf_exempt

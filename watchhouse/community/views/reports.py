@@ -29,7 +29,7 @@ REPORT_WINDOW = 3600
 
 def reports_per_hour() -> int:
     """Reports one client may send in an hour (``WATCHHOUSE_COMMUNITY_REPORTS_PER_HOUR``)."""
-    return int(getattr(settings, "WATCHHOUSE_COMMUNITY_REPORTS_PER_HOUR", 5))
+    return int(settings.WATCHHOUSE_COMMUNITY_REPORTS_PER_HOUR)
 
 
 class ReportForm(forms.Form):

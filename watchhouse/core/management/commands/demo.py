@@ -17,6 +17,8 @@ DEMO_MODULES = [
     "watchhouse.alerts.template_demo",
     "watchhouse.posts.demo",
     "watchhouse.tips.demo",
+    "watchhouse.community.demo",
+    "watchhouse.rumors.demo",
 ]
 
 
