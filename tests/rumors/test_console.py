@@ -137,6 +137,10 @@ def test_a_dispatcher_cannot_decide_through_the_console(client: Any, make_staff:
 def test_a_comment_becomes_a_rumor_from_the_console(client: Any, pio: Any) -> None:
     comment = resident_comment(published_post(pio), "The water is poisoned")
     client.force_login(pio)
+    moderation = client.get(
+        reverse("console:community_moderation_item", kwargs={"kind": "comment", "pk": comment.pk})
+    ).content.decode()
+    assert reverse("console:rumor_from_comment", args=[comment.pk]) in moderation
     response = client.post(reverse("console:rumor_from_comment", args=[comment.pk]))
     rumor = Rumor.objects.get()
     assert response.url == reverse("console:rumor", args=[rumor.pk])
