@@ -47,3 +47,13 @@ def acting_user(request: HttpRequest) -> User:
     if not isinstance(user, User):
         raise TypeError("acting_user() is only for views behind staff_page().")
     return user
+
+
+def forbidden(request: HttpRequest, exc: Exception, roles: tuple[Role, ...]) -> HttpResponse:
+    """The console's refusal page: the roles an action needs, and why it was refused."""
+    return render(
+        request,
+        "console/forbidden.html",
+        {"needed": [Role(r).label for r in roles], "reason": str(exc)},
+        status=403,
+    )

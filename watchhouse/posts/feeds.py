@@ -372,15 +372,21 @@ def podcast_artwork_png(agency: str, size: int = PODCAST_ARTWORK_PX) -> bytes:
 # Views.
 
 
-def _conditional(
-    request: HttpRequest, name: str, content_type: str, render: Callable[[], bytes]
+def feed_response(
+    request: HttpRequest,
+    name: str,
+    content_type: str,
+    render: Callable[[], bytes],
+    *,
+    changed: datetime | None,
+    query: bool = True,
 ) -> HttpResponse:
     """Answer 304 when the client's validator is current, else the (cached) body, with
-    ETag, Last-Modified and Cache-Control either way."""
-    changed = public.listing_changed()
+    ETag, Last-Modified and Cache-Control either way. ``changed`` is when what the feed lists
+    last changed; ``query`` says whether the query string picks what it lists."""
     stamp = changed.isoformat() if changed else "none"
     last_modified = int(changed.timestamp()) if changed else None
-    if pagecache.cacheable(request, query=True):
+    if pagecache.cacheable(request, query=query):
         return feed_from_page_cache(request, name, stamp, last_modified, content_type, render)
     seed = f"{name}|{stamp}|{get_language()}|{settings.SITE_URL}"
     etag = '"' + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:32] + '"'
@@ -455,16 +461,19 @@ def feed(request: HttpRequest, fmt: str) -> HttpResponse:
         posts = list(public.post_listed(post_filter).prefetch_related("topics")[:FEED_SIZE])
         return _RENDERERS[fmt](posts, post_filter)
 
-    return _conditional(request, f"{fmt}|{key}", FORMATS[fmt], render)
+    return feed_response(
+        request, f"{fmt}|{key}", FORMATS[fmt], render, changed=public.listing_changed()
+    )
 
 
 def podcast_feed(request: HttpRequest) -> HttpResponse:
     """The podcast's RSS feed (only episodes with a public audio file)."""
-    return _conditional(
+    return feed_response(
         request,
         "podcast",
         "application/rss+xml; charset=utf-8",
         lambda: render_podcast(public.podcast_episodes(limit=PODCAST_SIZE)),
+        changed=public.listing_changed(),
     )
 
 

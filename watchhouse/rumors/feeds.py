@@ -10,7 +10,6 @@ the shared page cache, retired by the "rumors" section.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -20,23 +19,19 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.html import escape, linebreaks
-from django.utils.http import http_date
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from lxml import etree
 
-from watchhouse.core import pagecache
 from watchhouse.posts import public as posts_public
 
 # The news feeds' writing helpers: the same XML, dates and page-cache answers.
 from watchhouse.posts.feeds import (
     ATOM_NS,
     CONTENT_NS,
-    FEED_MAX_AGE_S,
     FORMATS,
-    feed_from_page_cache,
+    feed_response,
     rfc822_date,
     rfc3339_date,
     xml_add,
@@ -248,22 +243,11 @@ def feed(request: HttpRequest, fmt: str) -> HttpResponse:
     def render() -> bytes:
         return _RENDERERS[fmt](list(selectors.rumor_public_list()[:FEED_SIZE]))
 
-    changed = selectors.rumors_changed()
-    stamp = changed.isoformat() if changed else "none"
-    last_modified = int(changed.timestamp()) if changed else None
-    content_type = FORMATS[fmt]
-    if pagecache.cacheable(request):
-        return feed_from_page_cache(
-            request, f"rumors:{fmt}", stamp, last_modified, content_type, render
-        )
-    seed = f"rumors:{fmt}|{stamp}|{get_language()}|{settings.SITE_URL}"
-    etag = '"' + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:32] + '"'
-    response = get_conditional_response(request, etag=etag, last_modified=last_modified)
-    if response is None:
-        response = HttpResponse(render(), content_type=content_type)
-    response["ETag"] = etag
-    if last_modified is not None:
-        response["Last-Modified"] = http_date(last_modified)
-    patch_cache_control(response, public=True, max_age=FEED_MAX_AGE_S)
-    patch_vary_headers(response, ("Accept-Language",))
-    return response
+    return feed_response(
+        request,
+        f"rumors:{fmt}",
+        FORMATS[fmt],
+        render,
+        changed=selectors.rumors_changed(),
+        query=False,
+    )

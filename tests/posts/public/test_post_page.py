@@ -104,7 +104,7 @@ def test_resolved_appeal_shows_only_the_neutral_notice(client, make_post, make_i
     assert "Jordan" not in page
     assert "jordan-face" not in page
     assert f"/media/posts/{face.pk}/" not in page
-    assert "Send a tip" not in page
+    assert "Send a tip about this" not in page and "/tips/new?appeal=" not in page
     assert meta(page, "og:image") is None
 
 

@@ -16,21 +16,12 @@ from watchhouse.community.models import Membership
 from watchhouse.community.policy import MEMBERSHIP_ROLES
 from watchhouse.community.selectors.residents import membership_pending_list
 from watchhouse.community.services import residents as services
-from watchhouse.console.access import acting_user, staff_page
+from watchhouse.console.access import acting_user, forbidden, staff_page
 from watchhouse.core.errors import InvalidInputError, NotPermittedError
 from watchhouse.geo.models import Area, AreaKind
 
 # Most memberships one page of the queue shows (oldest first).
 QUEUE_MAX = 200
-
-
-def _forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
-    return render(
-        request,
-        "console/forbidden.html",
-        {"needed": [r.label for r in MEMBERSHIP_ROLES], "reason": str(exc)},
-        status=403,
-    )
 
 
 def _area_id(value: str) -> int | None:
@@ -45,7 +36,7 @@ def members(request: HttpRequest) -> HttpResponse:
     try:
         rows = services.membership_queue_read(actor=acting_user(request), memberships=pending)
     except NotPermittedError as exc:
-        return _forbidden(request, exc)
+        return forbidden(request, exc, MEMBERSHIP_ROLES)
     return render(
         request,
         "console/community/members/queue.html",
@@ -75,7 +66,7 @@ def members_print(request: HttpRequest) -> HttpResponse:
             actor=acting_user(request), memberships=_chosen(request)
         )
     except NotPermittedError as exc:
-        return _forbidden(request, exc)
+        return forbidden(request, exc, MEMBERSHIP_ROLES)
     except InvalidInputError as exc:
         messages.error(request, str(exc))
         return redirect("console:community_members")
@@ -111,7 +102,7 @@ def members_decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse
                 % {"name": membership.resident.display_name, "area": membership.area.name},
             )
     except NotPermittedError as exc:
-        return _forbidden(request, exc)
+        return forbidden(request, exc, MEMBERSHIP_ROLES)
     except InvalidInputError as exc:
         messages.error(request, str(exc))
     return redirect("console:community_members")

@@ -11,12 +11,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
-from watchhouse.accounts.roles import Role
 from watchhouse.community.models import Poll
 from watchhouse.community.policy import POLL_ROLES
 from watchhouse.community.selectors import polls as selectors
 from watchhouse.community.services import polls as services
-from watchhouse.console.access import acting_user, staff_page
+from watchhouse.console.access import acting_user, forbidden, staff_page
 from watchhouse.core.errors import InvalidInputError, NotPermittedError
 from watchhouse.geo.models import Area
 
@@ -57,15 +56,6 @@ class PollForm(forms.Form):
         self.fields["area"].queryset = Area.objects.filter(kind="neighbourhood").order_by("name")  # type: ignore[attr-defined]
 
 
-def _forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
-    return render(
-        request,
-        "console/forbidden.html",
-        {"needed": [Role(r).label for r in POLL_ROLES], "reason": str(exc)},
-        status=403,
-    )
-
-
 def _poll(pk: int) -> Poll:
     try:
         return selectors.poll_get(pk)
@@ -93,7 +83,7 @@ def poll_list(request: HttpRequest) -> HttpResponse:
                     choices=data["choices"].splitlines(),
                 )
             except NotPermittedError as exc:
-                return _forbidden(request, exc)
+                return forbidden(request, exc, POLL_ROLES)
             except InvalidInputError as exc:
                 messages.error(request, str(exc))
                 status = 400
@@ -130,7 +120,7 @@ def poll_close(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.poll_close(actor=acting_user(request), poll=poll)
     except NotPermittedError as exc:
-        return _forbidden(request, exc)
+        return forbidden(request, exc, POLL_ROLES)
     except InvalidInputError as exc:
         messages.error(request, str(exc))
     else:
@@ -146,7 +136,7 @@ def poll_csv(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         text = services.poll_results_export(actor=acting_user(request), poll=poll)
     except NotPermittedError as exc:
-        return _forbidden(request, exc)
+        return forbidden(request, exc, POLL_ROLES)
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="poll-{poll.pk}-results.csv"'
     return response

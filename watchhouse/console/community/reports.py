@@ -12,12 +12,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from watchhouse.accounts.roles import Role
 from watchhouse.community.models import ApiKey, ReportStatus, ServiceRequest
 from watchhouse.community.policy import REPORT_ROLES
 from watchhouse.community.selectors import reports as selectors
 from watchhouse.community.services import reports as services
-from watchhouse.console.access import acting_user, staff_page
+from watchhouse.console.access import acting_user, forbidden, staff_page
 from watchhouse.core.errors import InvalidInputError, NotPermittedError
 
 PAGE_SIZE = 50
@@ -36,15 +35,6 @@ class UpdateForm(forms.Form):
         required=False,
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-    )
-
-
-def _forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
-    return render(
-        request,
-        "console/forbidden.html",
-        {"needed": [Role(r).label for r in REPORT_ROLES], "reason": str(exc)},
-        status=403,
     )
 
 
@@ -91,7 +81,7 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     expected_at=form.cleaned_data["expected_at"],
                 )
             except NotPermittedError as exc:
-                return _forbidden(request, exc)
+                return forbidden(request, exc, REPORT_ROLES)
             except InvalidInputError as exc:
                 messages.error(request, str(exc))
                 status = 400
@@ -131,7 +121,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
                 return redirect("console:community_api_keys")
             _key, new_key = services.api_key_create(actor=actor, name=request.POST.get("name", ""))
         except NotPermittedError as exc:
-            return _forbidden(request, exc)
+            return forbidden(request, exc, REPORT_ROLES)
         except InvalidInputError as exc:
             messages.error(request, str(exc))
             status = 400

@@ -19,8 +19,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from watchhouse.accounts.roles import Role
-from watchhouse.console.access import acting_user, staff_page
+from watchhouse.console.access import acting_user, forbidden, staff_page
 from watchhouse.core.errors import NotPermittedError, WatchhouseError
 from watchhouse.posts import policy, selectors, services
 from watchhouse.posts.forms import (
@@ -49,15 +48,6 @@ from watchhouse.posts.states import PUBLIC_STATES, PostState
 
 COMPOSERS = policy.COMPOSER_ROLES
 PROFILE_KEEPERS = policy.PROFILE_ROLES
-
-
-def _forbidden(request: HttpRequest, exc: Exception, roles: tuple[Role, ...]) -> HttpResponse:
-    return render(
-        request,
-        "console/forbidden.html",
-        {"needed": [Role(r).label for r in roles], "reason": str(exc)},
-        status=403,
-    )
 
 
 def _get_post(pk: int) -> Post:
@@ -116,7 +106,7 @@ def _compose(request: HttpRequest, post: Post | None) -> HttpResponse:
                     note=form.cleaned_data.get("note", ""),
                 )  # fmt: skip
         except NotPermittedError as exc:
-            return _forbidden(request, exc, policy.writers(form.cleaned_data["kind"]))
+            return forbidden(request, exc, policy.writers(form.cleaned_data["kind"]))
         except services.PostRefusedError as exc:
             for problem in exc.problems:
                 form.add_error(None, problem)
@@ -242,7 +232,7 @@ def post_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         else:
             raise Http404("No such action.")
     except NotPermittedError as exc:
-        return _forbidden(request, exc, policy.publishers(post.kind))
+        return forbidden(request, exc, policy.publishers(post.kind))
     except services.PostRefusedError as exc:
         for problem in exc.problems:
             messages.error(request, problem)
@@ -292,7 +282,7 @@ def media_library(request: HttpRequest) -> HttpResponse:
                     caption=form.cleaned_data.get("caption", ""),
                 )
             except NotPermittedError as exc:
-                return _forbidden(request, exc, COMPOSERS)
+                return forbidden(request, exc, COMPOSERS)
             except WatchhouseError as exc:
                 form.add_error("file", str(exc))
             else:
@@ -357,7 +347,7 @@ def media_detail(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Captions saved."))
             return redirect("console:post_media_detail", pk=pk)
     except NotPermittedError as exc:
-        return _forbidden(request, exc, COMPOSERS)
+        return forbidden(request, exc, COMPOSERS)
     except WatchhouseError as exc:
         messages.error(request, str(exc))
     return render(
@@ -429,7 +419,7 @@ def _officer_form(request: HttpRequest, officer: OfficerProfile | None) -> HttpR
                     actor=actor, officer=officer, fields=form.officer_fields(user_id=user_id)
                 )
         except NotPermittedError as exc:
-            return _forbidden(request, exc, PROFILE_KEEPERS)
+            return forbidden(request, exc, PROFILE_KEEPERS)
         except WatchhouseError as exc:
             form.add_error(None, str(exc))
         else:

@@ -16,9 +16,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from watchhouse.accounts.models import User
-from watchhouse.accounts.roles import Role
 from watchhouse.community.models import Comment
-from watchhouse.console.access import acting_user, staff_page
+from watchhouse.console.access import acting_user, forbidden, staff_page
 from watchhouse.console.rumors.forms import (
     IncidentForm,
     RumorFilterForm,
@@ -29,15 +28,6 @@ from watchhouse.core.errors import InvalidInputError, NotPermittedError, Watchho
 from watchhouse.rumors import selectors, services
 from watchhouse.rumors.models import EvidenceKind, Incident, Rumor, RumorEvidence, RumorStatus
 from watchhouse.rumors.policy import ANSWER_ROLES, RUMOR_ROLES
-
-
-def _forbidden(request: HttpRequest, exc: Exception, roles: tuple[Role, ...]) -> HttpResponse:
-    return render(
-        request,
-        "console/forbidden.html",
-        {"needed": [Role(r).label for r in roles], "reason": str(exc)},
-        status=403,
-    )
 
 
 def _rumor(pk: int) -> Rumor:
@@ -80,7 +70,7 @@ def rumor_new(request: HttpRequest) -> HttpResponse:
                 links=form.link_list(),
             )
         except NotPermittedError as exc:
-            return _forbidden(request, exc, RUMOR_ROLES)
+            return forbidden(request, exc, RUMOR_ROLES)
         except WatchhouseError as exc:
             form.add_error(None, str(exc))
         else:
@@ -192,7 +182,7 @@ def rumor_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     try:
         messages.success(request, handler(request, acting_user(request), rumor))
     except NotPermittedError as exc:
-        return _forbidden(request, exc, ANSWER_ROLES)
+        return forbidden(request, exc, ANSWER_ROLES)
     except WatchhouseError as exc:
         messages.error(request, str(exc))
     return redirect("console:rumor", pk=pk)
@@ -207,7 +197,7 @@ def evidence_file(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         content = services.rumor_evidence_read(actor=acting_user(request), evidence=evidence)
     except NotPermittedError as exc:
-        return _forbidden(request, exc, RUMOR_ROLES)
+        return forbidden(request, exc, RUMOR_ROLES)
     except WatchhouseError as exc:
         messages.error(request, str(exc))
         return redirect("console:rumor", pk=evidence.rumor_id)
@@ -229,7 +219,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
                 actor=acting_user(request), name=form.cleaned_data["name"]
             )
         except NotPermittedError as exc:
-            return _forbidden(request, exc, RUMOR_ROLES)
+            return forbidden(request, exc, RUMOR_ROLES)
         except WatchhouseError as exc:
             form.add_error("name", str(exc))
         else:
@@ -257,7 +247,7 @@ def rumor_from_comment(request: HttpRequest, comment_pk: int) -> HttpResponse:
             actor=acting_user(request), comment=comment, incident=incident
         )
     except NotPermittedError as exc:
-        return _forbidden(request, exc, RUMOR_ROLES)
+        return forbidden(request, exc, RUMOR_ROLES)
     except WatchhouseError as exc:
         messages.error(request, str(exc))
         return redirect("console:rumors")

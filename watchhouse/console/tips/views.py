@@ -27,7 +27,7 @@ from django.views.decorators.http import require_POST
 
 from watchhouse.accounts.models import User
 from watchhouse.accounts.roles import Role
-from watchhouse.console.access import acting_user, staff_page
+from watchhouse.console.access import acting_user, forbidden, staff_page
 from watchhouse.console.tips.forms import (
     QuestionTemplateForm,
     RewardClaimForm,
@@ -53,15 +53,6 @@ from watchhouse.tips.states import OPEN_STATES, TipOutcome, TipState
 
 INVESTIGATORS = (Role.INVESTIGATOR,)
 TEMPLATE_KEEPERS = work.TEMPLATE_ROLES
-
-
-def _forbidden(request: HttpRequest, exc: Exception, roles: tuple[Role, ...]) -> HttpResponse:
-    return render(
-        request,
-        "console/forbidden.html",
-        {"needed": [Role(r).label for r in roles], "reason": str(exc)},
-        status=403,
-    )
 
 
 def _tip(pk: int) -> Tip:
@@ -138,7 +129,7 @@ def tip_detail(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         content = dialogue.tip_read(actor=actor, tip=tip)
     except NotPermittedError as exc:
-        return _forbidden(request, exc, INVESTIGATORS)
+        return forbidden(request, exc, INVESTIGATORS)
     templates = list(selectors.question_template_list())
     chosen = next((t for t in templates if str(t.pk) == request.GET.get("template")), None)
     from watchhouse.posts.models import Post, PostKind
@@ -298,7 +289,7 @@ def tip_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     try:
         messages.success(request, handler(request, acting_user(request), tip))
     except NotPermittedError as exc:
-        return _forbidden(request, exc, INVESTIGATORS)
+        return forbidden(request, exc, INVESTIGATORS)
     except WatchhouseError as exc:
         messages.error(request, str(exc))
     return redirect("console:tip", pk=pk)
@@ -311,7 +302,7 @@ def tip_file_preview(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         chunks, mime = evidence.tip_file_preview(actor=acting_user(request), file=file)
     except NotPermittedError as exc:
-        return _forbidden(request, exc, INVESTIGATORS)
+        return forbidden(request, exc, INVESTIGATORS)
     except (WatchhouseError, crypto.SealError):
         raise Http404("No preview.") from None
     response = StreamingHttpResponse(chunks, content_type=mime)
@@ -331,7 +322,7 @@ def tip_file_original(request: HttpRequest, pk: int) -> HttpResponse:
             actor=acting_user(request), file=file, reason=request.POST.get("reason", "")
         )
     except NotPermittedError as exc:
-        return _forbidden(request, exc, INVESTIGATORS)
+        return forbidden(request, exc, INVESTIGATORS)
     except (WatchhouseError, crypto.SealError) as exc:
         messages.error(request, str(exc))
         return redirect("console:tip", pk=file.tip.merged_into_id or file.tip_id)
@@ -351,7 +342,7 @@ def tip_file_metadata(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         metadata = evidence.tip_file_metadata(actor=acting_user(request), file=file)
     except NotPermittedError as exc:
-        return _forbidden(request, exc, INVESTIGATORS)
+        return forbidden(request, exc, INVESTIGATORS)
     return render(
         request,
         "console/tips/metadata.html",
@@ -378,7 +369,7 @@ def tip_export(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except NotPermittedError as exc:
         out.close()
-        return _forbidden(request, exc, INVESTIGATORS)
+        return forbidden(request, exc, INVESTIGATORS)
     except (WatchhouseError, crypto.SealError) as exc:
         out.close()
         messages.error(request, str(exc))
@@ -403,7 +394,7 @@ def tip_reward_claim(request: HttpRequest) -> HttpResponse:
                 actor=acting_user(request), code=form.cleaned_data["code"]
             )
         except NotPermittedError as exc:
-            return _forbidden(request, exc, REWARD_ROLES)
+            return forbidden(request, exc, REWARD_ROLES)
         except WatchhouseError as exc:
             form.add_error("code", str(exc))
     return render(
@@ -440,7 +431,7 @@ def template_list(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("Template saved."))
             return redirect("console:tip_templates")
     except NotPermittedError as exc:
-        return _forbidden(request, exc, TEMPLATE_KEEPERS)
+        return forbidden(request, exc, TEMPLATE_KEEPERS)
     except WatchhouseError as exc:
         messages.error(request, str(exc))
     return render(
