@@ -417,7 +417,8 @@ def rumor_decide(
 def correction_defaults(rumor: Rumor) -> tuple[str, str]:
     """The title and body a correction post gets unless staff change them."""
     verdict = RumorStatus(rumor.status).label
-    title = _("Rumor control: %(claim)s") % {"claim": rumor.claim}
+    # The verdict leads, so a headline never repeats a false claim as if it were news.
+    title = _("Rumor control: %(verdict)s. %(claim)s") % {"verdict": verdict, "claim": rumor.claim}
     if len(title) > 200:
         title = title[:199].rstrip() + "…"
     body = _("**Claim:** %(claim)s\n\n**Verdict:** %(verdict)s\n\n%(known)s") % {
