@@ -7,12 +7,14 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from watchhouse.accounts.models import User
 from watchhouse.accounts.roles import Role, second_factor_ok
+from watchhouse.core.errors import NotPermittedError, WatchhouseError
 
 
 def staff_page(
@@ -57,3 +59,22 @@ def forbidden(request: HttpRequest, exc: Exception, roles: tuple[Role, ...]) -> 
         {"needed": [Role(r).label for r in roles], "reason": str(exc)},
         status=403,
     )
+
+
+def action_run(
+    request: HttpRequest,
+    handler: Callable[[HttpRequest, User, Any], str],
+    target: Any,
+    *,
+    roles: tuple[Role, ...],
+    back: HttpResponse,
+) -> HttpResponse:
+    """Run one console action on ``target``: its confirmation (or the error) becomes a message
+    on the page ``back`` returns to; a refusal shows the refusal page naming ``roles``."""
+    try:
+        messages.success(request, handler(request, acting_user(request), target))
+    except NotPermittedError as exc:
+        return forbidden(request, exc, roles)
+    except WatchhouseError as exc:
+        messages.error(request, str(exc))
+    return back

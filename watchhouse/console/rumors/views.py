@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from watchhouse.accounts.models import User
 from watchhouse.community.models import Comment
-from watchhouse.console.access import acting_user, forbidden, staff_page
+from watchhouse.console.access import acting_user, action_run, forbidden, staff_page
 from watchhouse.console.rumors.forms import (
     IncidentForm,
     RumorFilterForm,
@@ -178,14 +178,9 @@ def rumor_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     handler = ACTIONS.get(action)
     if handler is None:
         raise Http404("No such action.")
-    rumor = _rumor(pk)
-    try:
-        messages.success(request, handler(request, acting_user(request), rumor))
-    except NotPermittedError as exc:
-        return forbidden(request, exc, ANSWER_ROLES)
-    except WatchhouseError as exc:
-        messages.error(request, str(exc))
-    return redirect("console:rumor", pk=pk)
+    return action_run(
+        request, handler, _rumor(pk), roles=ANSWER_ROLES, back=redirect("console:rumor", pk=pk)
+    )
 
 
 @staff_page(*RUMOR_ROLES)

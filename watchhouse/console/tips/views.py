@@ -27,7 +27,7 @@ from django.views.decorators.http import require_POST
 
 from watchhouse.accounts.models import User
 from watchhouse.accounts.roles import Role
-from watchhouse.console.access import acting_user, forbidden, staff_page
+from watchhouse.console.access import acting_user, action_run, forbidden, staff_page
 from watchhouse.console.tips.forms import (
     QuestionTemplateForm,
     RewardClaimForm,
@@ -285,14 +285,9 @@ def tip_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     handler = ACTIONS.get(action)
     if handler is None:
         raise Http404("No such action.")
-    tip = _tip(pk)
-    try:
-        messages.success(request, handler(request, acting_user(request), tip))
-    except NotPermittedError as exc:
-        return forbidden(request, exc, INVESTIGATORS)
-    except WatchhouseError as exc:
-        messages.error(request, str(exc))
-    return redirect("console:tip", pk=pk)
+    return action_run(
+        request, handler, _tip(pk), roles=INVESTIGATORS, back=redirect("console:tip", pk=pk)
+    )
 
 
 @staff_page(*INVESTIGATORS)
