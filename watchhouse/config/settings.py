@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "watchhouse.tips",
     "watchhouse.community",
     "watchhouse.rumors",
+    "watchhouse.outlets",
     "watchhouse.web",
     "watchhouse.console",
     "watchhouse.api",
