@@ -19,6 +19,15 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(BIN)/.installed node_modules/.installed
 
+# Independent servers the outlet tests talk to on loopback, each from the npm registry: a
+# Fedify ActivityPub server and a Bluesky PDS (@atproto/dev-env; its SQLite module compiles
+# from source here, a few minutes the first time).
+PEERS := tests/outlets/activitypub/peer tests/outlets/pds
+PEERS_INSTALLED := $(addsuffix /node_modules/.installed,$(PEERS))
+%/node_modules/.installed: %/package.json %/package-lock.json
+	npm ci --prefix $* --no-audit --no-fund --loglevel=error
+	touch $@
+
 # Browser tests drive Debian's Chromium; media tests and the worker's transcoding use Debian's
 # ffmpeg. Install them where this user may (root with apt-get).
 browser:
@@ -38,7 +47,7 @@ run: install browser
 	$(BIN)/watchhouse demo
 	WATCHHOUSE_DAILY="$${WATCHHOUSE_DAILY-06:00 send-crime-digests}" $(BIN)/watchhouse serve --port $(PORT)
 
-test: install browser
+test: install browser $(PEERS_INSTALLED)
 	WATCHHOUSE_ENV=test $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -58,4 +67,4 @@ bench: install
 	$(BIN)/python bench/areas.py
 
 clean:
-	rm -rf $(VENV) node_modules var
+	rm -rf $(VENV) node_modules var $(addsuffix /node_modules,$(PEERS))

@@ -313,8 +313,16 @@ def _issue(actor: User, alert: Alert, *, action: str) -> Alert:
         expire_alert_task.using(run_after=expires).enqueue(alert_id)
 
     transaction.on_commit(enqueue)
+    # Copies on other networks and the fediverse follow the alert's chain.
+    transaction.on_commit(lambda: _outlets_follow(alert_id))
     pages_changed("alerts")
     return alert
+
+
+def _outlets_follow(alert_id: int) -> None:
+    from watchhouse.outlets.tasks import sync_alert_outlets_task
+
+    sync_alert_outlets_task.enqueue(alert_id)
 
 
 def alert_submit(*, actor: User, alert: Alert) -> Alert:

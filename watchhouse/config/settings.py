@@ -308,6 +308,25 @@ WATCHHOUSE_POSTCARD_FONT = env_str(
 WATCHHOUSE_RUMORS_SCREENSHOT_MAX_BYTES = env_int("WATCHHOUSE_RUMORS_SCREENSHOT_MAX_BYTES", 20 << 20)
 # Open311 GeoReport v2: this jurisdiction's id (jurisdiction_id), default the site's host.
 WATCHHOUSE_OPEN311_JURISDICTION = env_str("WATCHHOUSE_OPEN311_JURISDICTION", "")
+# Fediverse: the department actor's name, followable as @name@<site domain>.
+WATCHHOUSE_FEDIVERSE_USERNAME = env_str("WATCHHOUSE_FEDIVERSE_USERNAME", "police")
+# Fediverse: fetch remote actors at private or loopback addresses (tests only; an SSRF guard).
+WATCHHOUSE_AP_ALLOW_PRIVATE = env_bool("WATCHHOUSE_AP_ALLOW_PRIVATE", TESTING)
+# Fediverse: days a server may fail every delivery before it is given up (until it answers).
+WATCHHOUSE_AP_DEAD_AFTER_DAYS = env_int("WATCHHOUSE_AP_DEAD_AFTER_DAYS", 7)
+# Fediverse: delivery attempts per inbox before it is recorded failed.
+WATCHHOUSE_AP_MAX_ATTEMPTS = env_int("WATCHHOUSE_AP_MAX_ATTEMPTS", 10)
+# Fediverse: signed POSTs to remote inboxes in flight at once.
+WATCHHOUSE_AP_DELIVERY_CONCURRENCY = env_int("WATCHHOUSE_AP_DELIVERY_CONCURRENCY", 32)
+# Fediverse: largest activity an inbox takes, in bytes.
+WATCHHOUSE_AP_MAX_INBOX_BYTES = env_int("WATCHHOUSE_AP_MAX_INBOX_BYTES", 256 << 10)
+# Outlets: seconds between collections of one outlet's replies, comments and mentions.
+WATCHHOUSE_OUTLETS_COLLECT_SECONDS = env_int("WATCHHOUSE_OUTLETS_COLLECT_SECONDS", 300)
+# Outlets: seconds a worker's claim on a copy holds; longer than the slowest sync (video uploads
+# the network processes for up to two minutes), so only a dead worker's claim is taken over.
+WATCHHOUSE_OUTLETS_LEASE_SECONDS = env_int("WATCHHOUSE_OUTLETS_LEASE_SECONDS", 300)
+# Outlets: days before a network token expires that admins are told.
+WATCHHOUSE_OUTLETS_EXPIRY_WARNING_DAYS = env_int("WATCHHOUSE_OUTLETS_EXPIRY_WARNING_DAYS", 7)
 # Where `watchhouse backup` writes by default.
 WATCHHOUSE_BACKUP_DIR = Path(env_str("WATCHHOUSE_BACKUP_DIR", str(VAR_DIR / "backups")))
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("watchhouse.web.urls")),
     # News, officers, podcast, feeds, sitemap and the public media files (in every mode).
     path("", include("watchhouse.posts.urls")),
+    path("", include("watchhouse.outlets.activitypub.urls")),
     path("accounts/", include("watchhouse.accounts.urls")),
     path("alerts/", include("watchhouse.alerts.urls")),
     path("subscribe/", include("watchhouse.notify.urls")),

@@ -14,6 +14,7 @@ from watchhouse.community.policy import MEMBERSHIP_ROLES
 from watchhouse.community.policy import MODERATOR_ROLES as COMMUNITY_MODERATOR_ROLES
 from watchhouse.community.policy import POLL_ROLES as COMMUNITY_POLL_ROLES
 from watchhouse.community.policy import REPORT_ROLES as COMMUNITY_REPORT_ROLES
+from watchhouse.outlets.policy import CONSOLE_ROLES as OUTLET_ROLES
 from watchhouse.rumors.policy import RUMOR_ROLES
 
 if TYPE_CHECKING:
@@ -58,6 +59,12 @@ SECTIONS = (
         "console:rumors",
         RUMOR_ROLES,
         _("Track rumors with their evidence, answer them in public, publish corrections."),
+    ),
+    Section(
+        _("Outlets"),
+        "console:outlets",
+        OUTLET_ROLES,
+        _("Cross-posting to other networks, copies of posts and alerts, the inbox, the fediverse."),
     ),
     Section(
         _("Officers"),

@@ -12,6 +12,7 @@ urlpatterns = [
     path("areas/", include("watchhouse.console.geo.urls")),
     path("tips/", include("watchhouse.console.tips.urls")),
     path("rumors/", include("watchhouse.console.rumors.urls")),
+    path("outlets/", include("watchhouse.console.outlets.urls")),
     path("community/members/", include("watchhouse.console.community.urls_members")),
     path("community/moderation/", include("watchhouse.console.community.urls_moderation")),
     path("community/polls/", include("watchhouse.console.community.urls_polls")),

@@ -118,7 +118,7 @@ def _compose(request: HttpRequest, post: Post | None) -> HttpResponse:
     return render(
         request,
         "console/posts/compose.html",
-        {"form": form, "post": post},
+        {"form": form, "post": post, "outlet_previews": _outlet_previews(post) if post else []},
         status=400 if form.errors else 200,
     )
 
@@ -183,8 +183,16 @@ def post_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "schedule_form": ScheduleForm(),
             "resolve_form": ResolveForm(kind=post.kind),
             "public_url": _public_url(post),
+            "outlet_previews": _outlet_previews(post),
         },
     )
+
+
+def _outlet_previews(post: Post) -> list[Any]:
+    """Each enabled outlet's rendering of ``post`` while it can still change."""
+    from watchhouse.outlets.selectors import post_previews
+
+    return post_previews(post) if post.state in services.posts.EDITABLE_STATES else []
 
 
 @staff_page(*COMPOSERS)

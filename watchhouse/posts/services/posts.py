@@ -255,6 +255,18 @@ def _record(
     )
     # Public pages and feeds show posts: the cached ones are retired on commit.
     pages_changed("posts")
+    # Copies on other networks and the fediverse follow a public post's changes.
+    if post.state in (PostState.PUBLISHED, PostState.RETRACTED):
+        _outlets_follow(post.pk)
+
+
+def _outlets_follow(post_id: int) -> None:
+    def enqueue() -> None:
+        from watchhouse.outlets.tasks import sync_post_outlets_task
+
+        sync_post_outlets_task.enqueue(post_id)
+
+    transaction.on_commit(enqueue)
 
 
 def _revise(post: Post, *, by: User, note: str) -> None:

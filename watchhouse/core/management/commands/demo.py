@@ -19,6 +19,7 @@ DEMO_MODULES = [
     "watchhouse.tips.demo",
     "watchhouse.community.demo",
     "watchhouse.rumors.demo",
+    "watchhouse.outlets.demo",
 ]
 
 
