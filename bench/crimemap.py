@@ -20,8 +20,10 @@ on-disk database (``CREATE TABLE … AS SELECT * FROM read_parquet(…)``): a fl
 the rows without checking, normalising or indexing anything. ``duckdb_speedup`` is how many
 times faster DuckDB's load is. ``cpu_s`` is the processor time of this process during the
 import (the database server's is not in it on PostgreSQL): on a busy machine it shows what
-the import cost when the wall-clock seconds do not. Prints one JSON line; exits 1 when an
-import's counts do not add up.
+the import cost when the wall-clock seconds do not. ``server_cpu_s`` is, with a PostgreSQL
+server on this machine, the processor time of the import's server process (its backend; the
+server's background writers are not in it), read from ``/proc``; null elsewhere. Prints one
+JSON line; exits 1 when an import's counts do not add up.
 Usage: ``python -m bench.crimemap [--rows N] [--seed N] [--stl-runs N]``.
 """
 
@@ -179,16 +181,39 @@ class Run:
     seconds: float
     cpu_s: float
     report: Any
+    server_cpu_s: float | None = None
+
+
+def server_cpu() -> float | None:
+    """Processor seconds so far of this connection's PostgreSQL server process, when the
+    server runs on this machine (else None)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{int(pid)}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # utime and stime, the 14th and 15th fields (the text after the name starts at the 3rd).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def timed_import(path: Path, source: str, jurisdiction: str = JURISDICTION) -> Run:
     from watchhouse.crimemap.services import incidents_import
 
+    server = server_cpu()
     start, cpu = time.perf_counter(), time.process_time()
     report = incidents_import(
         actor=None, path=path, format="stl-nibrs", jurisdiction=jurisdiction, source=source
     )
-    return Run(time.perf_counter() - start, time.process_time() - cpu, report)
+    seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu
+    after = server_cpu() if server is not None else None
+    server_s = None if server is None or after is None else after - server
+    return Run(seconds, cpu_s, report, server_s)
 
 
 def figures(run: Run, duck_s: float) -> dict[str, Any]:
@@ -203,6 +228,7 @@ def figures(run: Run, duck_s: float) -> dict[str, Any]:
         "offences": report.offences_written,
         "seconds": round(seconds, 3),
         "cpu_s": round(run.cpu_s, 3),
+        "server_cpu_s": None if run.server_cpu_s is None else round(run.server_cpu_s, 3),
         "rows_per_s": round(ours),
         "duckdb_s": round(duck_s, 3),
         "duckdb_rows_per_s": round(duck),

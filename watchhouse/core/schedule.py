@@ -30,7 +30,14 @@ logger = logging.getLogger(__name__)
 
 # The commands a daily job may run: the ones meant to run on a schedule.
 DAILY_COMMANDS = frozenset(
-    {"send-crime-digests", "import-incident-feed", "fetch-cap-feeds", "crime-rollups", "backup"}
+    {
+        "send-crime-digests",
+        "import-incident-feed",
+        "fetch-cap-feeds",
+        "crime-rollups",
+        "backup",
+        "outlets",
+    }
 )
 # Seconds between ticks of a worker's schedule thread.
 TICK_SECONDS = 30

@@ -399,11 +399,7 @@ def incidents_normalise(
     result.offence_count = counts.astype(np.int64)
     result.firearm = firearm.astype(np.int8)
     result.domestic = domestic_any.astype(np.int8)
-    result.address = (
-        [(v or "")[:200] for v in place_text.take(pa.array(heads)).to_pylist()]
-        if place_text is not None
-        else [""] * heads.size
-    )
+    result.address = _texts(place_text, heads)
     result.lat, result.lon = lat[heads], lon[heads]
     result.withheld_reason = [str(r) for r in reason]
     result.place_kind, result.place_label = _places(place_text, mapping, heads)
@@ -699,7 +695,21 @@ def places_from_addresses(
     """The kind and label of :func:`~watchhouse.crimemap.privacy.place_from_address` for
     every value: computed in Arrow for the common shapes (house number and street, published
     block, street starting with a letter) and by that function itself for the rest
-    (intersections, streets that start with a digit), so the answers are the same."""
+    (intersections, streets that start with a digit), so the answers are the same.
+
+    Each distinct address is read once (a city's addresses repeat: the same blocks, the same
+    corners) and its place spread back over the rows; a missing one has no place."""
+    encoded = pc.dictionary_encode(pc.cast(text, pa.string()))
+    kinds, labels = _distinct_places(encoded.dictionary, unknown)
+    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    return (
+        np.array([*kinds, ""], dtype=object)[indices].tolist(),
+        np.array([*labels, ""], dtype=object)[indices].tolist(),
+    )
+
+
+def _distinct_places(text: pa.Array, unknown: frozenset[str]) -> tuple[list[str], list[str]]:
+    """:func:`places_from_addresses` of each value of ``text``."""
     cleaned = pc.utf8_upper(pc.cast(text, pa.string()))
     cleaned = pc.replace_substring_regex(cleaned, pattern=r"[.#'\"]", replacement="")
     cleaned = pc.replace_substring_regex(cleaned, pattern=_RE_SPACES, replacement=" ")
@@ -741,9 +751,14 @@ def places_from_addresses(
 
 
 def _texts(array: pa.Array | None, heads: np.ndarray) -> list[str]:
+    """The head rows' values of ``array`` ("" for none), cut to 200 characters, each
+    distinct value cut once."""
     if array is None:
         return [""] * heads.size
-    return [(v or "")[:200] for v in array.take(pa.array(heads)).to_pylist()]
+    encoded = pc.dictionary_encode(array.take(pa.array(heads)))
+    values = [(v or "")[:200] for v in encoded.dictionary.to_pylist()]
+    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    return np.array([*values, ""], dtype=object)[indices].tolist()
 
 
 # Offences.

@@ -40,7 +40,13 @@ from watchhouse.crimemap.models import (
     Offence,
 )
 from watchhouse.crimemap.normalise import AREA_KINDS, Areas, Normalised, incidents_normalise
-from watchhouse.crimemap.privacy import PlaceKind, PrivacyPolicy, offset_point, privacy_policy
+from watchhouse.crimemap.privacy import (
+    OFFSET_RESOLUTION,
+    PlaceKind,
+    PrivacyPolicy,
+    offset_point,
+    privacy_policy,
+)
 from watchhouse.crimemap.readers import incidents_file_read
 from watchhouse.crimemap.states import IncidentState, transition_check
 from watchhouse.geo.models import Area, Jurisdiction
@@ -220,13 +226,23 @@ def _cells(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
 
 
 def _offsets(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The offset point (and its H3 cell) of each point, computed once per distinct point."""
+    """The offset point (and its H3 cell) of each point: :func:`offset_point` once per
+    distinct offset cell, after finding each distinct point's offset cell (many points share
+    one)."""
     pairs, inverse = _distinct_points(lat, lon)
-    points = [offset_point(a, b) for a, b in pairs]
-    o_lat = np.array([p[0] for p in points])
-    o_lon = np.array([p[1] for p in points])
-    cells = np.array([_cell(a, b) for a, b in points], dtype=object)
-    return o_lat[inverse], o_lon[inverse], cells[inverse]
+    to_cell = h3.latlng_to_cell
+    offset_cells = pc.dictionary_encode(
+        pa.array([to_cell(a, b, OFFSET_RESOLUTION) for a, b in pairs], type=pa.string())
+    )
+    which = offset_cells.indices.to_numpy(zero_copy_only=False)
+    centres = [h3.cell_to_latlng(c) for c in offset_cells.dictionary.to_pylist()]
+    o_lat = np.array([float(c[0]) for c in centres])
+    o_lon = np.array([float(c[1]) for c in centres])
+    cells = np.array(
+        [_cell(a, b) for a, b in zip(o_lat.tolist(), o_lon.tolist(), strict=True)], dtype=object
+    )
+    per_point = which[inverse]
+    return o_lat[per_point], o_lon[per_point], cells[per_point]
 
 
 def _distinct_points(
@@ -416,7 +432,11 @@ class _Writer:
                 store.rows_insert(
                     Incident,
                     ("record_id", *INCIDENT_FIELDS),
-                    list(zip([data.record_id[i] for i in batch], *columns, strict=True)),
+                    zip(
+                        self._text("record_id", np.array(batch, dtype=np.int64)),
+                        *columns,
+                        strict=True,
+                    ),
                     fixed=created,
                 )
         db_id = np.full(len(data), -1, dtype=np.int64)
@@ -509,7 +529,11 @@ class _Writer:
         for c, point in stored.items():
             lat[c], lon[c], cell[c] = point
         inserts, updates, moved = [], [], []
-        kinds = dict(zip(code.tolist(), data.place_kind, strict=True))
+        # The kind of each place: that of its last incident, found without a loop over them.
+        last = code.size - 1 - np.unique(code[::-1], return_index=True)[1]
+        kinds = dict(
+            zip(code[last].tolist(), np.array(data.place_kind, dtype=object)[last], strict=True)
+        )
         for c in np.unique(c_add).tolist():
             point = _representative(
                 int(count[c]), (sums[0, c], sums[1, c]),
@@ -738,7 +762,7 @@ class _Writer:
                     locked_here=("incident",),
                 )
                 continue
-            rows = list(
+            rows = iter(
                 zip(
                     db_id[data.offence_incident[part]].tolist(),
                     data.offence_position[part].tolist(),

@@ -89,12 +89,16 @@ def _literal(value: Any) -> str:
     raise TypeError(f"No SQLite literal for {type(value).__name__}.")
 
 
-def _sqlite_executemany(sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+def _sqlite_executemany(sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
     """``executemany`` on the driver's own cursor: Django's SQLite cursor copies every row
-    through an iterator to peek at the first one, which costs more than binding it."""
+    through an iterator to peek at the first one, which costs more than binding it. The
+    rows may come from an iterator, each made just before it is bound."""
     with connection.cursor() as cursor:
         raw = cursor.cursor
         with connection.wrap_database_errors:
+            if not isinstance(rows, Sequence):
+                sqlite3.Cursor.executemany(raw, sql, rows)
+                return
             for start in range(0, len(rows), BATCH):
                 sqlite3.Cursor.executemany(raw, sql, rows[start : start + BATCH])
 
@@ -102,14 +106,15 @@ def _sqlite_executemany(sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
 def rows_insert(
     model: type[models.Model],
     fields: Sequence[str],
-    rows: Sequence[tuple[Any, ...]] | pa.Table,
+    rows: Sequence[tuple[Any, ...]] | Iterator[tuple[Any, ...]] | pa.Table,
     *,
     fixed: Mapping[str, Any] | None = None,
     locked_here: Collection[str] = (),
 ) -> None:
     """Insert ``rows`` (tuples of ``fields``' database values, or an Arrow table of them
     column by column) into ``model``'s table, with the database values of ``fixed`` (field:
-    value) in every row.
+    value) in every row. Tuples may come from an iterator (such as a ``zip`` of columns),
+    which SQLite binds as they come instead of holding them all.
 
     An Arrow table goes through ``COPY … (FORMAT csv)`` where :func:`copies_columns` says so,
     with no Python per row (see :func:`tables_insert`, also for ``locked_here``); elsewhere
@@ -131,7 +136,7 @@ def rows_insert(
             tables_insert(model, fields, [rows], fixed=fixed, locked_here=locked_here)
             return
         rows = list(zip(*(column.to_pylist() for column in rows.columns), strict=True))
-    if not rows:
+    if isinstance(rows, Sequence) and not rows:
         return
     fixed = dict(fixed or {})
     names = [*fields, *fixed]
@@ -159,8 +164,9 @@ def rows_insert(
             return
         marks = ", ".join(["%s"] * len(names))
         sql = f"INSERT INTO {_table(model)} ({columns}) VALUES ({marks})"  # noqa: S608 - names from metadata
-        for start in range(0, len(rows), BATCH):
-            cursor.executemany(sql, [row + extra for row in rows[start : start + BATCH]])
+        listed = list(rows)
+        for start in range(0, len(listed), BATCH):
+            cursor.executemany(sql, [row + extra for row in listed[start : start + BATCH]])
 
 
 def copies_columns() -> bool:
@@ -337,16 +343,19 @@ def datetimes_adapt(microseconds: np.ndarray) -> list[Any]:
     moments = pa.array(known, type=pa.int64()).cast(pa.timestamp("us", tz="UTC"))
     values: list[Any] | None = None
     if not (known % 1_000_000).any():
-        # Arrow's %S shows a fraction unless the timestamps count whole seconds.
-        seconds = moments.cast(pa.timestamp("s", tz="UTC"))
-        texts = pc.strftime(seconds, format="%Y-%m-%d %H:%M:%S").to_pylist()
+        # Whole seconds as text in Arrow's own form, "YYYY-MM-DD HH:MM:SS" (many times
+        # faster than strftime); naive, as the times are UTC already.
+        seconds = pa.array(known // 1_000_000, type=pa.int64()).cast(pa.timestamp("s"))
+        texts = seconds.cast(pa.string()).to_pylist()
         if all(adapt(moments[i].as_py()) == texts[i] for i in (0, len(texts) - 1)):
             values = texts
     if values is None:
         values = [adapt(moment) for moment in moments.to_pylist()]
     if unique[0] < 0:
         values[0] = None
-    return [values[i] for i in inverse.tolist()]
+    table = np.empty(len(values), dtype=object)
+    table[:] = values
+    return table[inverse.ravel()].tolist()
 
 
 def dates_adapt(days: np.ndarray) -> list[Any]:
