@@ -170,7 +170,9 @@ def test_the_composer_shows_each_networks_preview_and_warnings(client, make_staf
     page = client.get(reverse("console:post_detail", kwargs={"pk": post.pk})).content.decode()
     assert "How it will look on each network" in page
     assert "X: X" in page and "Mastodon account: Masto" in page
-    assert "Mastodon account: Off" not in page
+    # An outlet switched off is previewed too (so it can be tried out), and says it is off.
+    assert page.index("Mastodon account: Masto") < page.index("Mastodon account: Off")
+    assert "switched off: nothing is sent there" in page
     assert "/ 280" in page and "/ 500" in page
     assert "A thread of" in page  # too long for X
     edit = client.get(reverse("console:post_edit", kwargs={"pk": post.pk})).content.decode()

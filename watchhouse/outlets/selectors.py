@@ -133,13 +133,13 @@ class NetworkPreview:
 
 
 def post_previews(post: Post) -> list[NetworkPreview]:
-    """How ``post`` will look on each enabled outlet taking its kind (the composer's
-    panel): each thread part with its count against the limit, and the warnings."""
+    """How ``post`` will look on each outlet taking its kind (the composer's panel), those
+    switched on first: each thread part with its count against the limit, and the warnings."""
     from watchhouse.outlets.rendering import preview
 
     previews = []
-    outlets = Outlet.objects.filter(enabled=True).exclude(network=Network.ACTIVITYPUB)
-    for outlet in outlets.order_by("network", "name"):
+    outlets = Outlet.objects.exclude(network=Network.ACTIVITYPUB)
+    for outlet in outlets.order_by("-enabled", "network", "name"):
         if outlet.post_kinds and post.kind not in outlet.post_kinds:
             continue
         try:

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from watchhouse.geo.models import AreaKind
 from watchhouse.geo.selectors import area_list
+from watchhouse.outlets.activitypub.selectors import department_handle
 
 # Neighbourhoods listed on the home page (by name); the areas page lists them all.
 HOME_NEIGHBOURHOOD_LIMIT = 40
@@ -89,5 +90,9 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "web/home.html",
-        {"services": public_services(), "neighbourhoods": list(neighbourhoods)},
+        {
+            "services": public_services(),
+            "neighbourhoods": list(neighbourhoods),
+            "fediverse_handle": department_handle(),
+        },
     )

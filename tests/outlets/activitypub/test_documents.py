@@ -46,6 +46,16 @@ def test_webfinger_finds_the_actor(client: Client) -> None:
     assert self_link == {"rel": "self", "type": AP, "href": f"{SITE}/ap/users/police"}
 
 
+def test_the_home_page_tells_residents_how_to_follow(client: Client) -> None:
+    """The handle a resident types into Mastodon is on the home page, and goes with the
+    actor when it is switched off."""
+    assert "<code>@police@testserver</code>" in client.get("/").content.decode()
+    actor = department_actor()
+    actor.enabled = False
+    actor.save(update_fields=["enabled"])
+    assert "@police@testserver" not in client.get("/").content.decode()
+
+
 @pytest.mark.parametrize(
     "resource", ["acct:nobody@testserver", "acct:police@elsewhere.example", ""]
 )

@@ -30,6 +30,18 @@ def actor_get(username: str) -> LocalActor:
     return LocalActor.objects.select_related("area", "icon").get(username=username, enabled=True)
 
 
+def department_handle() -> str:
+    """``@user@domain`` under which the department is followed, or "" when its actor is
+    switched off (it is made on first use, so no actor yet still has a handle)."""
+    from watchhouse.outlets.activitypub.documents import domain
+    from watchhouse.outlets.activitypub.services import department_username
+
+    username = department_username()
+    if LocalActor.objects.filter(username=username, enabled=False).exists():
+        return ""
+    return f"@{username}@{domain()}"
+
+
 def actor_list() -> QuerySet[LocalActor]:
     return LocalActor.objects.select_related("area").order_by("area_id", "username")
 
