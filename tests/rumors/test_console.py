@@ -155,3 +155,35 @@ def test_incidents_are_created_and_listed(client: Any, pio: Any) -> None:
     assert entry.actor == pio
     response = client.post(reverse("console:rumor_incidents"), {"name": "  "})
     assert response.status_code == 400
+
+
+def test_a_reply_from_another_network_becomes_a_rumor_from_the_inbox(
+    client: Any, pio: Any, make_staff: Any
+) -> None:
+    """The button beside a reply in the outlets' inbox tracks it, once, with its link kept as
+    evidence and where it was seen; staff who may not track rumors are refused."""
+    from watchhouse.outlets.models import InboundItem
+
+    item = InboundItem.objects.create(
+        network="mastodon", remote_id="109", kind="reply", author_handle="someone@social.example",
+        text="They say   the bridge\nis closed for good <b>tonight</b>",
+        url="https://social.example/@someone/109",
+    )  # fmt: skip
+    client.force_login(pio)
+    inbox = client.get(reverse("console:outlet_inbox")).content.decode()
+    assert reverse("console:rumor_from_inbound", args=[item.pk]) in inbox
+    assert "&lt;b&gt;tonight&lt;/b&gt;" in inbox  # the remote text is shown as text
+    response = client.post(reverse("console:rumor_from_inbound", args=[item.pk]))
+    rumor = Rumor.objects.get()
+    assert response.url == reverse("console:rumor", args=[rumor.pk])
+    assert rumor.claim == "They say the bridge is closed for good <b>tonight</b>"
+    assert rumor.source_inbound == item
+    assert rumor.first_seen_where == "Mastodon account: someone@social.example"
+    assert [e.url for e in RumorEvidence.objects.filter(rumor=rumor)] == [item.url]
+    assert entries("rumors.from_inbound")[0].data["inbound"] == item.pk
+    # Tracked once: a second press says so and changes nothing.
+    again = client.post(reverse("console:rumor_from_inbound", args=[item.pk]), follow=True)
+    assert b"already tracked as rumor" in again.content and Rumor.objects.count() == 1
+    client.force_login(make_staff("investigator"))
+    refused = client.post(reverse("console:rumor_from_inbound", args=[item.pk]))
+    assert refused.status_code == 403 and Rumor.objects.count() == 1

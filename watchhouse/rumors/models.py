@@ -62,6 +62,10 @@ class Rumor(models.Model):
     source_comment = models.ForeignKey(
         "community.Comment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A reply, comment or mention from another network or the fediverse it was tracked from.
+    source_inbound = models.ForeignKey(
+        "outlets.InboundItem", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

@@ -29,6 +29,7 @@ from watchhouse.audit.services import audit_record
 from watchhouse.community.models import Comment
 from watchhouse.core.errors import InvalidInputError
 from watchhouse.core.pagecache import pages_changed
+from watchhouse.outlets.models import InboundItem
 from watchhouse.posts import policy as posts_policy
 from watchhouse.posts.media.errors import MediaRejectedError
 from watchhouse.posts.media.images import DECODE_ERRORS, IMAGE_TYPES, image_open
@@ -175,7 +176,8 @@ def _create(
     first_seen_where: str,
     incident: Incident | None,
     links: Sequence[str],
-    source_comment: Comment | None,
+    source_comment: Comment | None = None,
+    source_inbound: InboundItem | None = None,
 ) -> Rumor:
     claim = _clean_claim(claim)
     where = _clean_where(first_seen_where)
@@ -189,6 +191,7 @@ def _create(
             first_seen_where=where,
             incident=incident,
             source_comment=source_comment,
+            source_inbound=source_inbound,
             created_by=actor,
             created_at=now,
             updated_at=now,
@@ -197,14 +200,20 @@ def _create(
             RumorEvidence(rumor=rumor, kind=EvidenceKind.LINK, url=u, added_by=actor, added_at=now)
             for u in urls
         )
+        action = "rumors.open"
+        if source_comment:
+            action = "rumors.from_comment"
+        elif source_inbound:
+            action = "rumors.from_inbound"
         audit_record(
             actor=actor,
-            action="rumors.from_comment" if source_comment else "rumors.open",
+            action=action,
             obj=rumor,
             data={
                 "incident": incident.pk if incident else None,
                 "links": len(urls),
                 "comment": source_comment.pk if source_comment else None,
+                "inbound": source_inbound.pk if source_inbound else None,
             },
         )
     return rumor
@@ -506,16 +515,43 @@ def rumor_from_comment(*, actor: User, comment: Comment, incident: Incident | No
         raise InvalidInputError(
             _("This comment is already tracked as rumor %(n)d.") % {"n": tracked.pk}
         )
-    text = _SPACES.sub(" ", comment.body).strip()
-    if not text:
-        raise InvalidInputError(_("This comment has no text to track."))
-    claim = text if len(text) <= CLAIM_MAX else text[: CLAIM_MAX - 1].rstrip() + "…"
     return _create(
         actor=actor,
-        claim=claim,
+        claim=_claim_of(comment.body),
         first_seen_at=comment.created_at,
         first_seen_where=_comment_place(comment),
         incident=incident,
         links=(),
         source_comment=comment,
+    )
+
+
+def _claim_of(text: str) -> str:
+    text = _SPACES.sub(" ", text).strip()
+    if not text:
+        raise InvalidInputError(_("There is no text to track."))
+    return text if len(text) <= CLAIM_MAX else text[: CLAIM_MAX - 1].rstrip() + "…"
+
+
+def rumor_from_inbound(
+    *, actor: User, item: InboundItem, incident: Incident | None = None
+) -> Rumor:
+    """Track a reply, comment or mention from another network or the fediverse as a rumor in
+    one action: the claim is its text, first seen when and where it was posted, its link kept
+    as evidence. An item is tracked once."""
+    require_role(actor, *RUMOR_ROLES, action="track rumors")
+    tracked = Rumor.objects.filter(source_inbound=item).first()
+    if tracked is not None:
+        raise InvalidInputError(
+            _("This message is already tracked as rumor %(n)d.") % {"n": tracked.pk}
+        )
+    where = f"{item.get_network_display()}: {item.author_handle or item.author_name}"
+    return _create(
+        actor=actor,
+        claim=_claim_of(item.text),
+        first_seen_at=item.published_at or item.received_at,
+        first_seen_where=where[:WHERE_MAX],
+        incident=incident,
+        links=[item.url] if item.url.startswith(("https://", "http://")) else [],
+        source_inbound=item,
     )

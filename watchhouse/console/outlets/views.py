@@ -24,6 +24,7 @@ from watchhouse.outlets.forms import InboxFilterForm, OutletForm, outlet_initial
 from watchhouse.outlets.models import Network, Outlet, RemoteCopy
 from watchhouse.outlets.services.outlets import CROSSPOST_NETWORKS
 from watchhouse.posts.models import Post
+from watchhouse.rumors.policy import RUMOR_ROLES
 
 
 def _outlet(pk: int) -> Outlet:
@@ -204,7 +205,10 @@ def inbox(request: HttpRequest) -> HttpResponse:
     """Replies, comments and mentions from every network and the fediverse."""
     form = InboxFilterForm(request.GET or None)
     page = Paginator(selectors.inbound_list(**form.filters()), 50).get_page(request.GET.get("page"))
-    return render(request, "console/outlets/inbox.html", {"form": form, "page": page})
+    can_track = acting_user(request).has_any_role(*RUMOR_ROLES)
+    return render(
+        request, "console/outlets/inbox.html", {"form": form, "page": page, "can_track": can_track}
+    )
 
 
 @staff_page(*policy.CONSOLE_ROLES)

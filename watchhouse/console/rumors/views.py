@@ -25,6 +25,7 @@ from watchhouse.console.rumors.forms import (
     RumorOpenForm,
 )
 from watchhouse.core.errors import InvalidInputError, NotPermittedError, WatchhouseError
+from watchhouse.outlets.models import InboundItem
 from watchhouse.rumors import selectors, services
 from watchhouse.rumors.models import EvidenceKind, Incident, Rumor, RumorEvidence, RumorStatus
 from watchhouse.rumors.policy import ANSWER_ROLES, RUMOR_ROLES
@@ -226,6 +227,25 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         {"form": form, "incidents": selectors.incident_list()},
         status=400 if form.errors else 200,
     )
+
+
+@staff_page(*RUMOR_ROLES)
+@require_POST
+def rumor_from_inbound(request: HttpRequest, item_pk: int) -> HttpResponse:
+    """Track a reply, comment or mention from another network as a rumor (the button beside
+    it in the outlets' inbox)."""
+    item = InboundItem.objects.filter(pk=item_pk).first()
+    if item is None:
+        raise Http404("No such message.")
+    try:
+        rumor = services.rumor_from_inbound(actor=acting_user(request), item=item)
+    except NotPermittedError as exc:
+        return forbidden(request, exc, RUMOR_ROLES)
+    except WatchhouseError as exc:
+        messages.error(request, str(exc))
+        return redirect("console:outlet_inbox")
+    messages.success(request, _("The message is now a tracked rumor."))
+    return redirect("console:rumor", pk=rumor.pk)
 
 
 @staff_page(*RUMOR_ROLES)
