@@ -194,3 +194,26 @@ def test_an_expired_token_outlet_shows_in_the_banner(client, admin):
     client.force_login(admin)
     page = client.get(reverse("console:outlets")).content.decode()
     assert "Soon gone" in page and "Access tokens expiring" in page
+
+
+def test_an_admin_gives_an_area_its_own_fediverse_account(client, admin, make_staff, tmp_path):
+    """From the fediverse panel: the account is made, listed, and found by WebFinger; a name
+    taken is refused with the reason; staff who are not admins cannot add one."""
+    from tests.alerts.conftest import town_create
+
+    area = town_create(tmp_path)["Old Mill"]
+    client.force_login(admin)
+    url = reverse("console:outlet_fediverse")
+    assert "Give an area its own account" in client.get(url).content.decode()
+    response = client.post(url, {"area": area.pk, "username": "oldmill"})
+    assert response.status_code == 302
+    page = client.get(url).content.decode()
+    assert "@oldmill@" in page and "Old Mill" in page
+    finger = client.get("/.well-known/webfinger", {"resource": "acct:oldmill@testserver"})
+    assert finger.status_code == 200
+    again = client.post(url, {"area": area.pk, "username": "oldmill"})
+    assert again.status_code == 400 and "is taken" in again.content.decode()
+    pio = make_staff("pio")
+    client.force_login(pio)
+    assert "Give an area its own account" not in client.get(url).content.decode()
+    assert client.post(url, {"area": area.pk, "username": "other"}).status_code == 403

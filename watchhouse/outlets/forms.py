@@ -9,6 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from watchhouse.alerts.models import Category
+from watchhouse.geo.models import Area
 from watchhouse.outlets.models import Network, Outlet
 from watchhouse.outlets.networks.registry import ACCOUNT_LABELS, CREDENTIAL_FIELDS
 from watchhouse.outlets.services.outlets import CROSSPOST_NETWORKS, OutletFields
@@ -105,3 +106,18 @@ class InboxFilterForm(forms.Form):
     def filters(self) -> dict[str, Any]:
         data = self.cleaned_data if self.is_bound and self.is_valid() else {}
         return {"network": data.get("network") or "", "post_id": data.get("post")}
+
+
+class AreaActorForm(forms.Form):
+    """Give an area (a neighbourhood, a beat, a district) its own fediverse account."""
+
+    area = forms.ModelChoiceField(label=_("Area"), queryset=Area.objects.order_by("kind", "name"))
+    username = forms.SlugField(
+        label=_("Account name"), max_length=60, required=False,
+        help_text=_("Followed as @name@this site; empty: the area's short name."),
+    )  # fmt: skip
+    alert_categories = forms.MultipleChoiceField(
+        label=_("Alert categories"), required=False, choices=Category.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Alerts of these categories are posted by this account too."),
+    )  # fmt: skip

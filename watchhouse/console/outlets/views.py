@@ -16,11 +16,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from watchhouse.accounts.models import User
+from watchhouse.accounts.roles import Role
 from watchhouse.alerts.models import Alert
 from watchhouse.console.access import acting_user, action_run, forbidden, staff_page
 from watchhouse.core.errors import NotPermittedError, WatchhouseError
 from watchhouse.outlets import policy, selectors, services
-from watchhouse.outlets.forms import InboxFilterForm, OutletForm, outlet_initial
+from watchhouse.outlets.activitypub.services import area_actor_create
+from watchhouse.outlets.forms import AreaActorForm, InboxFilterForm, OutletForm, outlet_initial
 from watchhouse.outlets.models import Network, Outlet, RemoteCopy
 from watchhouse.outlets.services.outlets import CROSSPOST_NETWORKS
 from watchhouse.posts.models import Post
@@ -213,5 +215,30 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 @staff_page(*policy.CONSOLE_ROLES)
 def fediverse(request: HttpRequest) -> HttpResponse:
-    """The department's own fediverse actors, their followers and the servers given up."""
-    return render(request, "console/outlets/fediverse.html", {"panel": selectors.fediverse_panel()})
+    """The department's own fediverse actors, their followers and the servers given up; an
+    admin gives an area its own account here."""
+    user = acting_user(request)
+    form = AreaActorForm(request.POST or None) if user.has_any_role(Role.ADMIN) else None
+    if request.method == "POST":
+        if form is None:
+            return forbidden(
+                request, NotPermittedError(_("Only admins add accounts.")), (Role.ADMIN,)
+            )
+        if form.is_valid():
+            try:
+                local = area_actor_create(
+                    actor=user, area=form.cleaned_data["area"],
+                    username=form.cleaned_data["username"],
+                    alert_categories=form.cleaned_data["alert_categories"],
+                )  # fmt: skip
+            except WatchhouseError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("@%(name)s is on the fediverse.") % {"name": local.username})
+                return redirect("console:outlet_fediverse")
+    return render(
+        request,
+        "console/outlets/fediverse.html",
+        {"panel": selectors.fediverse_panel(), "form": form},
+        status=400 if form is not None and form.errors else 200,
+    )
