@@ -308,21 +308,16 @@ def _issue(actor: User, alert: Alert, *, action: str) -> Alert:
 
     def enqueue() -> None:
         from watchhouse.alerts.tasks import expire_alert_task, resolve_alert_recipients_task
+        from watchhouse.outlets.tasks import sync_alert_outlets_task
 
         resolve_alert_recipients_task.enqueue(alert_id)
         expire_alert_task.using(run_after=expires).enqueue(alert_id)
+        # Copies on other networks and the fediverse follow the alert's chain.
+        sync_alert_outlets_task.enqueue(alert_id)
 
     transaction.on_commit(enqueue)
-    # Copies on other networks and the fediverse follow the alert's chain.
-    transaction.on_commit(lambda: _outlets_follow(alert_id))
     pages_changed("alerts")
     return alert
-
-
-def _outlets_follow(alert_id: int) -> None:
-    from watchhouse.outlets.tasks import sync_alert_outlets_task
-
-    sync_alert_outlets_task.enqueue(alert_id)
 
 
 def alert_submit(*, actor: User, alert: Alert) -> Alert:
