@@ -234,7 +234,9 @@ def fediverse(request: HttpRequest) -> HttpResponse:
             except WatchhouseError as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, _("@%(name)s is on the fediverse.") % {"name": local.username})
+                messages.success(
+                    request, _("@%(name)s is on the fediverse.") % {"name": local.username}
+                )
                 return redirect("console:outlet_fediverse")
     return render(
         request,
