@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "watchhouse.community",
     "watchhouse.rumors",
     "watchhouse.outlets",
+    "watchhouse.monitoring",
     "watchhouse.web",
     "watchhouse.console",
     "watchhouse.api",
@@ -327,6 +328,38 @@ WATCHHOUSE_OUTLETS_COLLECT_SECONDS = env_int("WATCHHOUSE_OUTLETS_COLLECT_SECONDS
 WATCHHOUSE_OUTLETS_LEASE_SECONDS = env_int("WATCHHOUSE_OUTLETS_LEASE_SECONDS", 300)
 # Outlets: days before a network token expires that admins are told.
 WATCHHOUSE_OUTLETS_EXPIRY_WARNING_DAYS = env_int("WATCHHOUSE_OUTLETS_EXPIRY_WARNING_DAYS", 7)
+# Monitoring: the classifier `watchhouse monitoring train` writes and the stream loads (absent:
+# the built-in emergency lexicon scores posts).
+WATCHHOUSE_MONITORING_MODEL = Path(
+    env_str("WATCHHOUSE_MONITORING_MODEL", str(VAR_DIR / "monitoring" / "model.npz"))
+)
+# Monitoring: where preserved evidence (WARC files) is written.
+WATCHHOUSE_MONITORING_EVIDENCE_DIR = Path(
+    env_str("WATCHHOUSE_MONITORING_EVIDENCE_DIR", str(VAR_DIR / "monitoring" / "evidence"))
+)
+# Monitoring: classifier score (0-1) above which a post naming a local place is kept with no rule.
+WATCHHOUSE_MONITORING_ALERT_SCORE = env_int("WATCHHOUSE_MONITORING_ALERT_SCORE_PERCENT", 80) / 100
+# Monitoring: longest post text read, in characters; longer posts are refused and counted.
+WATCHHOUSE_MONITORING_MAX_POST_CHARS = env_int("WATCHHOUSE_MONITORING_MAX_POST_CHARS", 10000)
+# Monitoring: posts waiting to be processed before unmatched ones are shed (back-pressure).
+WATCHHOUSE_MONITORING_QUEUE_SIZE = env_int("WATCHHOUSE_MONITORING_QUEUE_SIZE", 20000)
+# Monitoring: seconds near-duplicates are held in memory to join a story; then forgotten.
+WATCHHOUSE_MONITORING_STORY_WINDOW_SECONDS = env_int(
+    "WATCHHOUSE_MONITORING_STORY_WINDOW_SECONDS", 600
+)
+# Monitoring: days a matched post nobody passed on is kept for review.
+WATCHHOUSE_MONITORING_REVIEW_DAYS = env_int("WATCHHOUSE_MONITORING_REVIEW_DAYS", 30)
+# Monitoring: widest witness search around an incident without a second person (metres, hours).
+WATCHHOUSE_MONITORING_SEARCH_MAX_METRES = env_int("WATCHHOUSE_MONITORING_SEARCH_MAX_METRES", 1000)
+WATCHHOUSE_MONITORING_SEARCH_MAX_HOURS = env_int("WATCHHOUSE_MONITORING_SEARCH_MAX_HOURS", 24)
+# Monitoring: days a closed case's data is kept before it is purged (0: at once).
+WATCHHOUSE_MONITORING_CLOSED_RETENTION_DAYS = env_int(
+    "WATCHHOUSE_MONITORING_CLOSED_RETENTION_DAYS", 0
+)
+# Monitoring: years after approval a case must be reviewed or is purged (28 CFR 23.20(h)).
+WATCHHOUSE_MONITORING_REVIEW_YEARS = env_int("WATCHHOUSE_MONITORING_REVIEW_YEARS", 5)
+# Monitoring: RFC 3161 time-stamping authority for evidence hashes (empty: none).
+WATCHHOUSE_MONITORING_TSA_URL = env_str("WATCHHOUSE_MONITORING_TSA_URL", "")
 # Where `watchhouse backup` writes by default.
 WATCHHOUSE_BACKUP_DIR = Path(env_str("WATCHHOUSE_BACKUP_DIR", str(VAR_DIR / "backups")))
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("tips/", include("watchhouse.console.tips.urls")),
     path("rumors/", include("watchhouse.console.rumors.urls")),
     path("outlets/", include("watchhouse.console.outlets.urls")),
+    path("monitoring/", include("watchhouse.console.monitoring.urls")),
     path("community/members/", include("watchhouse.console.community.urls_members")),
     path("community/moderation/", include("watchhouse.console.community.urls_moderation")),
     path("community/polls/", include("watchhouse.console.community.urls_polls")),

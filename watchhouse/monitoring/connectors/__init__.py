@@ -1,0 +1,1 @@
+"""Where public posts come from: one connector per open protocol or official API."""

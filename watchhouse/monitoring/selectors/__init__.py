@@ -1,0 +1,1 @@
+"""Monitoring's reads, one module per concern; import from the module itself."""

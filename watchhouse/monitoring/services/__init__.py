@@ -1,0 +1,1 @@
+"""Monitoring's writes, one module per concern; import from the module itself."""
