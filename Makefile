@@ -45,7 +45,7 @@ run: install browser
 	$(BIN)/watchhouse migrate --noinput
 	$(BIN)/watchhouse collectstatic --noinput --verbosity 0
 	$(BIN)/watchhouse demo
-	WATCHHOUSE_DAILY="$${WATCHHOUSE_DAILY-06:00 send-crime-digests; 04:00 outlets sync; 04:10 outlets check-tokens}" $(BIN)/watchhouse serve --port $(PORT)
+	WATCHHOUSE_DAILY="$${WATCHHOUSE_DAILY-06:00 send-crime-digests; 04:00 outlets sync; 04:10 outlets check-tokens; 03:30 monitoring purge}" $(BIN)/watchhouse serve --port $(PORT)
 
 test: install browser $(PEERS_INSTALLED)
 	WATCHHOUSE_ENV=test $(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -339,6 +339,20 @@ WATCHHOUSE_MONITORING_EVIDENCE_DIR = Path(
 )
 # Monitoring: classifier score (0-1) above which a post naming a local place is kept with no rule.
 WATCHHOUSE_MONITORING_ALERT_SCORE = env_int("WATCHHOUSE_MONITORING_ALERT_SCORE_PERCENT", 80) / 100
+# Monitoring: longest life of a watch rule, in days (a rule is renewed on purpose, not forgotten).
+WATCHHOUSE_MONITORING_RULE_MAX_DAYS = env_int("WATCHHOUSE_MONITORING_RULE_MAX_DAYS", 90)
+# Monitoring: named activists and others the agency adds to the protected deny-list.
+WATCHHOUSE_MONITORING_PROTECTED_NAMES = env_list("WATCHHOUSE_MONITORING_PROTECTED_NAMES", [])
+# Monitoring: the Bluesky AppView a case reads a named account's own posts from.
+WATCHHOUSE_MONITORING_BSKY_APPVIEW = env_str(
+    "WATCHHOUSE_MONITORING_BSKY_APPVIEW", "https://public.api.bsky.app"
+)
+# Monitoring: scheme of WebFinger lookups for accounts to follow (http only for loopback tests).
+WATCHHOUSE_MONITORING_WEBFINGER_SCHEME = env_str("WATCHHOUSE_MONITORING_WEBFINGER_SCHEME", "https")
+# Monitoring: largest RSS/Atom feed read, in bytes; larger ones are refused and counted.
+WATCHHOUSE_MONITORING_RSS_MAX_BYTES = env_int("WATCHHOUSE_MONITORING_RSS_MAX_BYTES", 5 << 20)
+# Monitoring: seconds between reads of a pull source (RSS/Atom feeds, the outlets' inbox).
+WATCHHOUSE_MONITORING_POLL_SECONDS = env_int("WATCHHOUSE_MONITORING_POLL_SECONDS", 300)
 # Monitoring: longest post text read, in characters; longer posts are refused and counted.
 WATCHHOUSE_MONITORING_MAX_POST_CHARS = env_int("WATCHHOUSE_MONITORING_MAX_POST_CHARS", 10000)
 # Monitoring: posts waiting to be processed before unmatched ones are shed (back-pressure).

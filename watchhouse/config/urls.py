@@ -20,6 +20,7 @@ urlpatterns = [
     path("tips/", include("watchhouse.tips.urls")),
     path("community/", include("watchhouse.community.urls")),
     path("rumors/", include("watchhouse.rumors.urls")),
+    path("transparency/monitoring/", include("watchhouse.monitoring.urls")),
     path("open311/v2/", include("watchhouse.community.urls_open311")),
     path("console/crime/", include("watchhouse.crimemap.urls")),
     path("console/", include("watchhouse.console.urls")),

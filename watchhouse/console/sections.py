@@ -14,6 +14,8 @@ from watchhouse.community.policy import MEMBERSHIP_ROLES
 from watchhouse.community.policy import MODERATOR_ROLES as COMMUNITY_MODERATOR_ROLES
 from watchhouse.community.policy import POLL_ROLES as COMMUNITY_POLL_ROLES
 from watchhouse.community.policy import REPORT_ROLES as COMMUNITY_REPORT_ROLES
+from watchhouse.monitoring.policy import CASE_ROLES
+from watchhouse.monitoring.policy import CONSOLE_ROLES as MONITORING_ROLES
 from watchhouse.outlets.policy import CONSOLE_ROLES as OUTLET_ROLES
 from watchhouse.rumors.policy import RUMOR_ROLES
 
@@ -65,6 +67,24 @@ SECTIONS = (
         "console:outlets",
         OUTLET_ROLES,
         _("Cross-posting to other networks, copies of posts and alerts, the inbox, the fediverse."),
+    ),
+    Section(
+        _("Monitoring"),
+        "console:monitoring",
+        MONITORING_ROLES,
+        _(
+            "Public posts about emergencies: the live review queue with the reason for each match, "
+            "stories, watch rules, sources, landmarks and approvals."
+        ),
+    ),
+    Section(
+        _("Investigation cases"),
+        "console:monitoring_cases",
+        CASE_ROLES,
+        _(
+            "Case workspaces behind the purpose gate: named accounts' public posts on a timeline "
+            "and a map, witness searches, preserved evidence, dissemination log."
+        ),
     ),
     Section(
         _("Officers"),

@@ -37,6 +37,7 @@ DAILY_COMMANDS = frozenset(
         "crime-rollups",
         "backup",
         "outlets",
+        "monitoring",
     }
 )
 # Seconds between ticks of a worker's schedule thread.

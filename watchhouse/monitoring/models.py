@@ -452,3 +452,37 @@ class Dissemination(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} → {self.recipient}"
+
+
+class FollowKind(models.TextChoices):
+    ACCOUNT = "account", _("Account")
+    RELAY = "relay", _("Relay")
+
+
+class FollowState(models.TextChoices):
+    PENDING = "pending", _("Waiting for an answer")
+    ACCEPTED = "accepted", _("Accepted")
+    REJECTED = "rejected", _("Rejected")
+
+
+class Following(models.Model):
+    """An account or relay the department's own named actor follows openly for a fediverse
+    source; only what arrives from these (and is public) enters the stream."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="following")
+    target_uri = models.URLField(max_length=500)
+    kind = models.CharField(max_length=8, choices=FollowKind.choices)
+    state = models.CharField(max_length=8, choices=FollowState.choices, default=FollowState.PENDING)
+    follow_activity_id = models.URLField(max_length=500, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["target_uri"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "target_uri"], name="monitoring_following_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.target_uri} ({self.state})"

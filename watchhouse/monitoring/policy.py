@@ -8,6 +8,8 @@ from watchhouse.accounts.roles import Role
 ANALYST_ROLES = (Role.ANALYST, Role.SUPERVISOR)
 # Case workspaces: person-centred work.
 INVESTIGATOR_ROLES = (Role.INVESTIGATOR,)
+# Case workspaces: who may open one and who may decide on one.
+CASE_ROLES = (Role.INVESTIGATOR, Role.SUPERVISOR)
 # Opening cases, second-person approvals, overrides on protected activity, lawful assemblies.
 SUPERVISOR_ROLES = (Role.SUPERVISOR,)
 # Everyone who sees any part of the monitoring console.

@@ -16,7 +16,14 @@ from watchhouse.accounts.roles import require_role
 from watchhouse.audit.services import audit_record
 from watchhouse.core.errors import InvalidInputError, NotPermittedError
 from watchhouse.monitoring import policy
-from watchhouse.monitoring.models import Approval, ApprovalKind, ApprovalState, Case, WatchRule
+from watchhouse.monitoring.models import (
+    Approval,
+    ApprovalKind,
+    ApprovalState,
+    Case,
+    RuleState,
+    WatchRule,
+)
 
 if TYPE_CHECKING:
     from watchhouse.accounts.models import User
@@ -95,4 +102,9 @@ def approval_decide(*, actor: User, approval_id: int, approve: bool, note: str =
         )
         if approve and approval.kind in _EFFECTS:
             _EFFECTS[approval.kind](approval, actor)
+        elif not approve and approval.rule_id is not None:
+            # A rule waiting on this request will never go live: say so where staff look.
+            WatchRule.objects.filter(pk=approval.rule_id, state=RuleState.PENDING).update(
+                state=RuleState.REFUSED, refused_reason=approval.decision_note
+            )
     return approval

@@ -6,8 +6,10 @@ whose document cannot be had (an HTML page, a timeout, a private address) or alr
 (a replay). What passes is handled by type: Follow (stored and answered with an Accept),
 Undo Follow, Create of a reply or a mention (kept as an :class:`InboundItem` with the post or
 alert it answers), Delete of a note (marked, kept) or of an actor (its follows removed),
-Update of an actor (its key refreshed) or of a note. Anything about objects we do not know
-is answered 202 and logged, and nothing is stored.
+Update of an actor (its key refreshed) or of a note. Creates and Announces from accounts and
+relays that monitoring follows go to its stream, and Accept/Reject of its Follows update them
+(``watchhouse.monitoring.connectors.fediverse``). Anything about objects we do not know is
+answered 202 and logged, and nothing is stored.
 """
 
 from __future__ import annotations
@@ -147,6 +149,9 @@ def _dispatch(
         "Create": _create,
         "Delete": _delete,
         "Update": _update,
+        "Accept": _follow_answered,
+        "Reject": _follow_answered,
+        "Announce": _announce,
     }.get(kind)
     if handler is None:
         logger.info("ActivityPub %s from %s ignored", kind, remote.uri)
@@ -263,7 +268,8 @@ def _create(local: LocalActor | None, remote: RemoteActor, activity: dict[str, A
     post, alert, answered, reply_to = _what_it_answers(note)
     mentioned = _mentioned(note)
     if post is None and alert is None and mentioned is None:
-        logger.info("Create of %s from %s about nothing of ours ignored", note_id, remote.uri)
+        if not _monitored(activity, remote):
+            logger.info("Create of %s from %s about nothing of ours ignored", note_id, remote.uri)
         return InboxResult(202, "Accepted.")
     published = (
         parse_datetime(note["published"]) if isinstance(note.get("published"), str) else None
@@ -293,6 +299,33 @@ def _create(local: LocalActor | None, remote: RemoteActor, activity: dict[str, A
     if created:
         audit_record(actor=None, action="outlets.ap_inbound", obj=item,
                      data={"from": remote.uri, "kind": item.kind})  # fmt: skip
+    return InboxResult(202, "Accepted.")
+
+
+def _monitored(activity: dict[str, Any], remote: RemoteActor) -> bool:
+    """Hand a post from an account or relay that monitoring follows to the stream; whether
+    it was taken (monitoring decides: only public notes from what it follows)."""
+    from watchhouse.monitoring.connectors.fediverse import fediverse_received
+
+    return fediverse_received(activity, remote)
+
+
+def _announce(
+    local: LocalActor | None, remote: RemoteActor, activity: dict[str, Any]
+) -> InboxResult:
+    # Relays (and boosts of followed accounts) arrive as Announces of public notes.
+    _monitored(activity, remote)
+    return InboxResult(202, "Accepted.")
+
+
+def _follow_answered(
+    local: LocalActor | None, remote: RemoteActor, activity: dict[str, Any]
+) -> InboxResult:
+    """An Accept or Reject of a Follow the department's actor sent for monitoring."""
+    from watchhouse.monitoring.connectors.fediverse import follow_answered
+
+    if not follow_answered(activity, remote):
+        logger.info("%s of something unknown from %s ignored", activity["type"], remote.uri)
     return InboxResult(202, "Accepted.")
 
 

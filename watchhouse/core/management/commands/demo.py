@@ -20,6 +20,7 @@ DEMO_MODULES = [
     "watchhouse.community.demo",
     "watchhouse.rumors.demo",
     "watchhouse.outlets.demo",
+    "watchhouse.monitoring.demo",
 ]
 
 

@@ -1,4 +1,4 @@
-"""`watchhouse serve`: the production web server (granian) and a worker, until Ctrl-C."""
+"""`watchhouse serve`: web server (granian), worker and monitoring stream, until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 
 class Command(BaseCommand):
-    help = "Serve Watchhouse with granian and run a background worker beside it."
+    help = "Serve Watchhouse with granian, with a worker and the monitoring stream beside it."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -31,7 +31,11 @@ class Command(BaseCommand):
             default=int(os.environ.get("WATCHHOUSE_WEB_PROCESSES", str(os.cpu_count() or 1))),
             help="Web processes (default: one per CPU core; Python runs one thread at a time).",
         )
-        parser.add_argument("--no-worker", action="store_true", help="Serve the web site only.")
+        parser.add_argument(
+            "--no-worker",
+            action="store_true",
+            help="Serve the web site only (no worker, no monitoring stream).",
+        )
 
     def handle(
         self,
@@ -71,6 +75,12 @@ class Command(BaseCommand):
         if not no_worker:
             procs["worker"] = subprocess.Popen(  # noqa: S603
                 [sys.executable, "-m", "watchhouse", "worker"], env=env, start_new_session=True
+            )
+            # The public-post stream: idle until staff switch a monitoring source on.
+            procs["monitoring"] = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "watchhouse", "monitoring", "run"],
+                env=env,
+                start_new_session=True,
             )
         self.stdout.write(f"Watchhouse is serving on http://{host}:{port}/  (Ctrl-C stops it)")
         stopping = False
