@@ -140,7 +140,7 @@ class ProtectedHit:
 
 def protected_names() -> list[str]:
     """The named activists and organisers the agency itself added (not shown publicly)."""
-    return [str(n) for n in getattr(settings, "WATCHHOUSE_MONITORING_PROTECTED_NAMES", [])]
+    return [str(n) for n in settings.WATCHHOUSE_MONITORING_PROTECTED_NAMES]
 
 
 def deny_list(*, with_names: bool = True) -> list[DenyEntry]:

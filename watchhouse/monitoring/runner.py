@@ -213,7 +213,7 @@ def source_run(
     reader_stop = threading.Event()
     holder: dict[str, StreamProcessor] = {"processor": processor_current()}
     queue = PostQueue(
-        int(getattr(settings, "WATCHHOUSE_MONITORING_QUEUE_SIZE", 20000)),
+        int(settings.WATCHHOUSE_MONITORING_QUEUE_SIZE),
         lambda post: holder["processor"].could_match(post),
         reader_stop,
     )

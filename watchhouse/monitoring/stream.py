@@ -126,9 +126,7 @@ class StreamState:
 
     def __init__(self, *, memory: int = DEDUPE_MEMORY, window_seconds: float | None = None):
         if window_seconds is None:
-            window_seconds = float(
-                getattr(settings, "WATCHHOUSE_MONITORING_STORY_WINDOW_SECONDS", 600)
-            )
+            window_seconds = float(settings.WATCHHOUSE_MONITORING_STORY_WINDOW_SECONDS)
         self.seen = _Lru(memory)
         self.stories = StoryClusterer(window_seconds)
         self.lock = threading.Lock()
@@ -161,8 +159,8 @@ class StreamProcessor:
         self.scorer = scorer
         self.now = now
         self.state = state or StreamState()
-        self.alert_score = float(getattr(settings, "WATCHHOUSE_MONITORING_ALERT_SCORE", 0.8))
-        self.max_chars = int(getattr(settings, "WATCHHOUSE_MONITORING_MAX_POST_CHARS", 10000))
+        self.alert_score = float(settings.WATCHHOUSE_MONITORING_ALERT_SCORE)
+        self.max_chars = int(settings.WATCHHOUSE_MONITORING_MAX_POST_CHARS)
 
     def could_match(self, post: PublicPost) -> bool:
         """The cheap test back-pressure sheds by: False only for a post that can match
@@ -261,7 +259,7 @@ _current_lock = threading.Lock()
 
 
 def _model_mtime() -> float:
-    path = getattr(settings, "WATCHHOUSE_MONITORING_MODEL", None)
+    path = settings.WATCHHOUSE_MONITORING_MODEL
     try:
         return Path(path).stat().st_mtime if path else 0.0
     except OSError:

@@ -36,15 +36,11 @@ def _figures() -> dict[str, Any]:
 def _policy() -> dict[str, int]:
     return {
         "rule_max_days": max_rule_days(),
-        "review_days": int(getattr(settings, "WATCHHOUSE_MONITORING_REVIEW_DAYS", 30)),
-        "closed_retention_days": int(
-            getattr(settings, "WATCHHOUSE_MONITORING_CLOSED_RETENTION_DAYS", 0)
-        ),
-        "review_years": int(getattr(settings, "WATCHHOUSE_MONITORING_REVIEW_YEARS", 5)),
-        "search_max_metres": int(
-            getattr(settings, "WATCHHOUSE_MONITORING_SEARCH_MAX_METRES", 1000)
-        ),
-        "search_max_hours": int(getattr(settings, "WATCHHOUSE_MONITORING_SEARCH_MAX_HOURS", 24)),
+        "review_days": int(settings.WATCHHOUSE_MONITORING_REVIEW_DAYS),
+        "closed_retention_days": int(settings.WATCHHOUSE_MONITORING_CLOSED_RETENTION_DAYS),
+        "review_years": int(settings.WATCHHOUSE_MONITORING_REVIEW_YEARS),
+        "search_max_metres": int(settings.WATCHHOUSE_MONITORING_SEARCH_MAX_METRES),
+        "search_max_hours": int(settings.WATCHHOUSE_MONITORING_SEARCH_MAX_HOURS),
     }
 
 

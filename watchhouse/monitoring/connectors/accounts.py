@@ -48,9 +48,7 @@ NETWORKS = {"jetstream": "bluesky", "bluesky": "bluesky", "fediverse": "fedivers
 
 
 def appview_base() -> str:
-    return str(
-        getattr(settings, "WATCHHOUSE_MONITORING_BSKY_APPVIEW", "https://public.api.bsky.app")
-    ).rstrip("/")
+    return str(settings.WATCHHOUSE_MONITORING_BSKY_APPVIEW).rstrip("/")
 
 
 def account_posts(

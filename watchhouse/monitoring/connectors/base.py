@@ -61,7 +61,7 @@ def text_of(value: Any) -> str:
 
 
 def max_post_chars() -> int:
-    return int(getattr(settings, "WATCHHOUSE_MONITORING_MAX_POST_CHARS", 10000))
+    return int(settings.WATCHHOUSE_MONITORING_MAX_POST_CHARS)
 
 
 def host_forbidden(url: str) -> str:

@@ -113,7 +113,7 @@ def json_get(url: str, *, params: dict[str, str] | None = None, accept: str) -> 
 
 
 def webfinger_scheme() -> str:
-    return str(getattr(settings, "WATCHHOUSE_MONITORING_WEBFINGER_SCHEME", "https"))
+    return str(settings.WATCHHOUSE_MONITORING_WEBFINGER_SCHEME)
 
 
 def actor_uri_for(account: str) -> str:

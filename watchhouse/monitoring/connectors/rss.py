@@ -50,7 +50,7 @@ CURSOR_CHARS = 500
 
 
 def max_feed_bytes() -> int:
-    return int(getattr(settings, "WATCHHOUSE_MONITORING_RSS_MAX_BYTES", MAX_FEED_BYTES))
+    return int(settings.WATCHHOUSE_MONITORING_RSS_MAX_BYTES)
 
 
 def feed_key(url: str) -> str:

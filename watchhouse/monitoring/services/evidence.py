@@ -231,7 +231,7 @@ def evidence_preserve(*, actor: User, item_id: int) -> Evidence:
     _warc_write(path, item, fetched)
     digest = file_sha256(path)
     token, stamp_error = None, ""
-    tsa_url = str(getattr(settings, "WATCHHOUSE_MONITORING_TSA_URL", "") or "")
+    tsa_url = str(settings.WATCHHOUSE_MONITORING_TSA_URL or "")
     if tsa_url:
         try:
             token = timestamp_fetch(tsa_url, bytes.fromhex(digest))

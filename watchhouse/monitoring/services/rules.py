@@ -119,7 +119,7 @@ class _Cleaned:
 
 def max_rule_days() -> int:
     """The longest a rule may run before someone must renew it."""
-    return int(getattr(settings, "WATCHHOUSE_MONITORING_RULE_MAX_DAYS", 90))
+    return int(settings.WATCHHOUSE_MONITORING_RULE_MAX_DAYS)
 
 
 # --- Expressions --------------------------------------------------------------------------

@@ -41,9 +41,7 @@ class StoreReport:
 
 
 def _story_window() -> timedelta:
-    return timedelta(
-        seconds=int(getattr(settings, "WATCHHOUSE_MONITORING_STORY_WINDOW_SECONDS", 600))
-    )
+    return timedelta(seconds=int(settings.WATCHHOUSE_MONITORING_STORY_WINDOW_SECONDS))
 
 
 def _source_kind(item: MatchedItem) -> str:
@@ -211,7 +209,7 @@ def stream_batch_store(
 def matched_posts_expire() -> int:
     """Delete matched posts still unreviewed after ``WATCHHOUSE_MONITORING_REVIEW_DAYS`` (and
     stories left empty); how many posts went."""
-    days = int(getattr(settings, "WATCHHOUSE_MONITORING_REVIEW_DAYS", 30))
+    days = int(settings.WATCHHOUSE_MONITORING_REVIEW_DAYS)
     cutoff = timezone.now() - timedelta(days=days)
     with transaction.atomic():
         stale = MatchedPost.objects.filter(review=ReviewState.NEW, received_at__lt=cutoff)
