@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import subprocess
-import sys
 import types
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +18,7 @@ from cryptography.x509.oid import NameOID
 from PIL import Image
 
 from tests.notify.loopback import Answer, LoopbackHttpServer, RecordedRequest
+from watchhouse.monitoring.connectors import accounts
 from watchhouse.monitoring.models import Case
 from watchhouse.monitoring.posts import PublicPost
 from watchhouse.monitoring.services.cases import case_decide, case_request
@@ -74,9 +74,8 @@ def open_case(people: types.SimpleNamespace, number: str = "2026-0412") -> Case:
 
 
 def account_posts_stub(monkeypatch: Any, posts: list[PublicPost]) -> list[tuple[str, str]]:
-    """Replace the connectors' ``account_posts`` (helper C's, tested on its own against the
-    networks) with one returning ``posts``; returns the calls it got. When that module is not
-    there yet, a stand-in module is put in its place for the test."""
+    """Replace the connectors' ``account_posts`` (tested on its own against loopback networks
+    in ``tests/monitoring/connectors``) with one returning ``posts``; returns the calls it got."""
     calls: list[tuple[str, str]] = []
 
     def account_posts(network: str, handle: str, *, since: datetime | None = None,
@@ -84,13 +83,7 @@ def account_posts_stub(monkeypatch: Any, posts: list[PublicPost]) -> list[tuple[
         calls.append((network, handle))
         return list(posts)
 
-    name = "watchhouse.monitoring.connectors.accounts"
-    try:
-        module = __import__(name, fromlist=["account_posts"])
-    except ImportError:
-        module = types.ModuleType(name)
-        monkeypatch.setitem(sys.modules, name, module)
-    monkeypatch.setattr(module, "account_posts", account_posts, raising=False)
+    monkeypatch.setattr(accounts, "account_posts", account_posts)
     return calls
 
 

@@ -4,7 +4,6 @@ beyond policy (lawful assemblies counted only), closing and the retention purge.
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import timedelta
 from typing import Any
 
@@ -35,7 +34,7 @@ from watchhouse.monitoring.models import (
     SourceKind,
     Story,
 )
-from watchhouse.monitoring.posts import MediaRef
+from watchhouse.monitoring.posts import MediaRef, PublicPost
 from watchhouse.monitoring.selectors.cases import case_places, case_timeline
 from watchhouse.monitoring.services.approvals import approval_decide
 from watchhouse.monitoring.services.cases import (
@@ -45,6 +44,7 @@ from watchhouse.monitoring.services.cases import (
     case_close,
     case_decide,
     case_get,
+    case_posts_add,
     case_request,
     case_witness_search,
     retention_purge,
@@ -117,6 +117,9 @@ def _attempts(case_id: int, actor: Any) -> dict[str, Any]:
         "search": lambda: case_witness_search(
             actor=actor, case_id=case_id, lat=39.78, lon=-89.64, at=at, radius_m=500, hours=2,
             justification=WHY),
+        "file": lambda: case_posts_add(
+            actor=actor, case_id=case_id, justification=WHY,
+            posts=[PublicPost(source="file", remote_id="x", text="hi", posted_at=at)]),
     }  # fmt: skip
 
 
@@ -202,8 +205,6 @@ def test_collecting_an_account_needs_a_second_person_and_finds_its_places(people
 
 
 def test_places_named_in_the_text_come_from_the_gazetteer(people, web, monkeypatch):
-    if importlib.util.find_spec("watchhouse.monitoring.places") is None:
-        pytest.skip("the stream engine's gazetteer (watchhouse.monitoring.places) is not there")
     Landmark.objects.create(name="Old Mill", lat=39.79, lon=-89.61)
     case = open_case(people)
     account_posts_stub(monkeypatch, [post(1, server=web, when=timezone.now())])
@@ -355,3 +356,26 @@ def test_a_case_rule_on_named_accounts_goes_live_and_is_purged_with_the_case(peo
         retention_purge()
     assert not WatchRule.objects.filter(case=case).exists() and not Match.objects.exists()
     assert Case.objects.get(pk=case.pk).state == CaseState.PURGED
+
+
+def test_posts_handed_over_as_a_file_join_the_timeline_through_the_gate(people):
+    """Posts the family exported join the case once each, with the places they name or
+    carry, and the collection is on the record with its justification."""
+    Landmark.objects.create(name="Old Mill", lat=39.79, lon=-89.61)
+    case = open_case(people)
+    when = timezone.now() - timedelta(hours=3)
+    posts = [
+        PublicPost(source="file", remote_id="a", text="Meet me at the old mill", posted_at=when),
+        PublicPost(source="file", remote_id="b", text="Bus stop", posted_at=when,
+                   lat=39.781, lon=-89.642),
+    ]  # fmt: skip
+    assert case_posts_add(actor=people.investigator, case_id=case.pk, posts=posts,
+                          justification=WHY) == 2  # fmt: skip
+    assert case_posts_add(actor=people.investigator, case_id=case.pk, posts=posts,
+                          justification=WHY) == 0  # fmt: skip
+    found = sorted(f["properties"]["found_by"] for f in case_places(case)["features"])
+    assert found == ["coordinates", "mention"]
+    entry = last(policy.ACTION_SEARCH)
+    assert entry.justification == WHY and entry.data["stored"] == 0
+    with pytest.raises(InvalidInputError):
+        case_posts_add(actor=people.investigator, case_id=case.pk, posts=posts, justification="x")

@@ -203,7 +203,7 @@ def _override_request(actor: User) -> Approval | None:
 
 
 def _case(investigator: User, supervisor: User) -> Case | None:
-    from watchhouse.monitoring.services.cases import case_decide, case_request
+    from watchhouse.monitoring.services.cases import case_decide, case_posts_add, case_request
 
     number = "AF-2026-0147"
     case = Case.objects.filter(number=number).first()
@@ -217,7 +217,29 @@ def _case(investigator: User, supervisor: User) -> Case | None:
         )  # fmt: skip
     if case.state == CaseState.REQUESTED:
         case = case_decide(actor=supervisor, case_id=case.pk, approve=True, note="Demo approval.")
+    if case.state == CaseState.OPEN and not case.items.exists():
+        case_posts_add(
+            actor=investigator, case_id=case.pk, posts=_missing_person_posts(),
+            justification="Jordan's own public posts, exported by the family for the search.",
+        )  # fmt: skip
     return case
+
+
+def _missing_person_posts() -> list[PublicPost]:
+    """The missing person's own public posts (written for the demo): places named, one
+    carrying its coordinates, so the case's timeline and map have something to show."""
+    station_lat, station_lon = destination(*CENTRE, bearing_deg=300, distance_m=900)
+    texts = [
+        (2900, "Last day of the term at Alderford High School, finally", {}),
+        (1500, "Walking to Riverside Mall with nobody, as usual", {}),
+        (95, "At Union Station, the 9:40 is late again",
+         {"lat": station_lat + 0.0004, "lon": station_lon - 0.0003}),
+        (80, "Leaving town for a bit. Don't look for me", {}),
+    ]  # fmt: skip
+    return [
+        _post(900 + n, minutes, "jordan.m", text, **extra)
+        for n, (minutes, text, extra) in enumerate(texts)
+    ]
 
 
 def _posts_file() -> Path:

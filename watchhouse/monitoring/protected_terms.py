@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+
+from watchhouse.monitoring.normalise import normalise_text
 
 POLITICAL = "political"
 RELIGIOUS = "religious"
@@ -175,44 +177,10 @@ def _strip_accents(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
 
 
-@lru_cache(maxsize=4096)
-def _latin_lookalike(char: str) -> str:
-    from confusable_homoglyphs import confusables  # type: ignore[import-untyped]
-
-    found = confusables.is_confusable(char, preferred_aliases=["latin"], greedy=False)
-    if found:
-        for glyph in found[0]["homoglyphs"]:
-            if glyph["c"].isascii():
-                return str(glyph["c"]).lower()
-    return char
-
-
-def _fallback_normalise(text: str) -> str:
-    """NFKC, zero-width and other format characters removed, look-alikes folded to Latin,
-    case folded, whitespace collapsed (stands in until ``normalise.normalise_text`` exists)."""
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
-    text = "".join(
-        _latin_lookalike(c) if not c.isascii() and c.isalpha() else c for c in text
-    ).casefold()
-    return " ".join(text.split())
-
-
-def _normaliser() -> Callable[[str], str]:
-    try:
-        from watchhouse.monitoring.normalise import normalise_text
-    except ImportError:
-        return _fallback_normalise
-    return normalise_text
-
-
 def comparable(text: str) -> str:
-    """``text`` as the deny-list compares it: normalised and without accents."""
-    normalise = _normaliser()
-    folded = normalise(text)
-    # The shared normaliser may keep format characters or Cyrillic look-alikes that the
-    # deny-list must never miss, so the local folding runs over its output as well.
-    return _strip_accents(_fallback_normalise(str(folded)))
+    """``text`` as the deny-list compares it: normalised as the stream normalises posts
+    (look-alikes and zero-width characters folded) and without accents."""
+    return _strip_accents(normalise_text(text))
 
 
 def _pattern_for(term: str) -> str:

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from watchhouse.monitoring import policy
 from watchhouse.monitoring.models import (
     Approval,
-    ApprovalState,
     Case,
     CaseAccount,
     CaseItem,
-    CaseState,
     Dissemination,
     Evidence,
 )
@@ -24,12 +22,12 @@ if TYPE_CHECKING:
 
 
 def case_list_for(user: User) -> QuerySet[Case]:
-    """Cases a member works on: their own; for supervisors also every case waiting for a
-    decision or with a request waiting for a second person."""
-    mine = Q(opened_by=user)
+    """Cases a member works on: an investigator's own; for supervisors every case, since they
+    decide on requests and answer for the reviews."""
+    cases = Case.objects.select_related("opened_by", "approved_by")
     if user.has_any_role(*policy.SUPERVISOR_ROLES):
-        mine |= Q(state=CaseState.REQUESTED) | Q(approvals__state=ApprovalState.PENDING)
-    return Case.objects.filter(mine).select_related("opened_by", "approved_by").distinct()
+        return cases.all()
+    return cases.filter(opened_by=user)
 
 
 def case_summary_get(case_id: int) -> Case:

@@ -47,6 +47,8 @@ from watchhouse.monitoring.models import (
     SourceKind,
     WatchRule,
 )
+from watchhouse.monitoring.normalise import normalise_text
+from watchhouse.monitoring.places import Gazetteer
 from watchhouse.monitoring.services.approvals import approval_effect, approval_request
 
 if TYPE_CHECKING:
@@ -251,11 +253,6 @@ def item_canonical(item: CaseItem) -> bytes:
 
 def _text_places(text: str) -> list[dict[str, Any]]:
     """Places the jurisdiction's gazetteer finds named in ``text`` (kind "mention")."""
-    try:
-        from watchhouse.monitoring.normalise import normalise_text
-        from watchhouse.monitoring.places import Gazetteer
-    except ImportError:  # the stream engine's gazetteer is optional for case work
-        return []
     places = []
     for place in Gazetteer.from_database().extract(normalise_text(text)):
         found = place.as_dict()
@@ -413,6 +410,29 @@ def case_account_refresh(*, actor: User, case_id: int, account_id: int) -> int:
     if account is None:
         raise InvalidInputError("The case does not collect that account.")
     return _account_collect(account.pk, by=actor, justification=case.justification)
+
+
+def case_posts_add(
+    *, actor: User, case_id: int, posts: list[PublicPost], justification: str
+) -> int:
+    """Store posts handed to the case as a file (an archive the account holder's family gave,
+    an export produced under legal process) in its timeline, through the purpose gate, with
+    their places; audited as a person-centred collection. Returns how many were new."""
+    case = case_open_for(actor, case_id, operation="add posts to a case")
+    if len(justification.strip()) < 20:
+        raise InvalidInputError("Write a justification of at least 20 characters.")
+    collected = [_Collected(post, _post_places(post, fetch_images=False)) for post in posts]
+    with transaction.atomic():
+        saved = [item for item in (_item_save(case, c, by=actor) for c in collected) if item]
+        audit_record(
+            actor=actor,
+            action=policy.ACTION_SEARCH,
+            obj=case,
+            justification=justification.strip(),
+            data={"case": case.number, "what": "posts from a file", "given": len(posts),
+                  "stored": len(saved)},
+        )  # fmt: skip
+    return len(saved)
 
 
 # --- finding sources -----------------------------------------------------------------------
