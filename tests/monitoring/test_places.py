@@ -94,3 +94,15 @@ def test_carried_coordinates_are_checked_against_the_jurisdiction(gazetteer: Gaz
     assert outside.area_id is None
     assert not gazetteer.is_local(outside)
     assert outside.as_dict()["kind"] == "coordinates"
+
+
+def test_a_name_inside_a_longer_name_is_the_longer_place(gazetteer: Gazetteer) -> None:
+    """"Cedar Park Mall" is the mall, not also the area called Cedar Park; the area alone is
+    still found where it is named alone."""
+    Landmark.objects.create(name="Cedar Park Mall", lat=39.95, lon=-89.35)
+    gazetteer = Gazetteer.from_database()
+    assert names(gazetteer, "smoke at cedar park mall") == [("landmark", "Cedar Park Mall")]
+    assert names(gazetteer, "cedar park mall, then cedar park") == [
+        ("landmark", "Cedar Park Mall"),
+        ("area", "Cedar Park"),
+    ]

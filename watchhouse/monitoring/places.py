@@ -177,13 +177,21 @@ class Gazetteer:
         return cls(areas=areas, streets=streets, landmarks=landmarks, extent=jurisdiction_extent())
 
     def extract(self, text_norm: str) -> list[Place]:
-        """The places named in normalised text, each once, in order of first mention."""
+        """The places named in normalised text, each once, in order of first mention; a name
+        inside a longer one ("Riverside" in "Riverside Mall") is the longer one only."""
         if self._automaton is None or not text_norm:
             return []
+        spans = [
+            (end + 1 - length, end + 1, place)
+            for end, (length, place) in self._automaton.iter(text_norm)
+            if is_word_boundary(text_norm, end + 1 - length, end + 1)
+        ]
         found: dict[Place, None] = {}
-        for end, (length, place) in self._automaton.iter(text_norm):
-            start = end + 1 - length
-            if is_word_boundary(text_norm, start, end + 1):
+        for start, stop, place in sorted(spans, key=lambda s: (s[0], s[0] - s[1])):
+            inside = any(
+                a <= start and stop <= b and (b - a) > (stop - start) for a, b, _p in spans
+            )
+            if not inside:
                 found[place] = None
         return list(found)
 
