@@ -97,7 +97,7 @@ def test_carried_coordinates_are_checked_against_the_jurisdiction(gazetteer: Gaz
 
 
 def test_a_name_inside_a_longer_name_is_the_longer_place(gazetteer: Gazetteer) -> None:
-    """"Cedar Park Mall" is the mall, not also the area called Cedar Park; the area alone is
+    """ "Cedar Park Mall" is the mall, not also the area called Cedar Park; the area alone is
     still found where it is named alone."""
     Landmark.objects.create(name="Cedar Park Mall", lat=39.95, lon=-89.35)
     gazetteer = Gazetteer.from_database()
