@@ -217,6 +217,54 @@ def test_multiclass_model_categorises_and_scores_against_the_irrelevant_class() 
     assert fire > 0.5 > lunch
 
 
+def test_what_is_learnt_in_english_carries_over_to_other_languages() -> None:
+    """Trained on English posts only, the model still tells an Italian, Portuguese or
+    Spanish emergency from small talk, through the shared crisis concepts."""
+    reports = [
+        "Two people dead and several injured in the crash on the highway",
+        "Residents evacuated as the flood reaches the houses by the river",
+        "Firefighters rescue a family trapped under a collapsed building",
+        "Hospital asks for blood donations for the victims of the explosion",
+        "Earthquake damage: the bridge is closed, officials ask people to stay away",
+        "Shelter open at the school for families who lost their homes in the fire",
+    ]
+    chatter = [
+        "Lovely sunny morning, off to get a coffee",
+        "Anyone watching the game tonight?",
+        "New recipe: lemon cake with blueberries",
+        "My cat just knocked the plant off the table again",
+        "Can't wait for the weekend, going to the beach",
+        "This song has been stuck in my head all day",
+    ]
+    texts = [f"{t} {n}" for n in range(8) for t in reports + chatter]
+    labels = [label for _ in range(8) for label in ["relevant"] * 6 + ["not relevant"] * 6]
+    model = model_train(LabelSet(texts=texts, labels=labels))
+    emergencies = model.score_many(
+        [
+            "Ci sono morti e feriti, evacuate le case vicino al fiume",
+            "Incêndio na boate: bombeiros resgatam feridos, hospital pede doações",
+            "Derrumbe del puente, hay heridos y desaparecidos",
+        ]
+    )
+    small_talk = model.score_many(
+        ["Che bella giornata, andiamo al mare", "Qué buena canción, la escucho todo el día"]
+    )
+    assert min(emergencies) > 0.5 > max(small_talk), (emergencies, small_talk)
+
+
+def test_a_feature_of_too_few_events_gets_no_weight() -> None:
+    """A feature seen in posts of fewer than three events (one town's name, one event's
+    hashtag) gets no weight; one seen in three events does."""
+    import scipy.sparse as sp
+
+    # Columns: 0 in events a, b, c; 1 in a and b only; 2 in a only.
+    counts = sp.csr_matrix(np.array([[1, 1, 1], [1, 1, 0], [1, 0, 0], [1, 0, 0]], dtype=np.float32))
+    weights = classifier._idf(counts, np.array(["a", "b", "c", "d"]))
+    assert weights[0] > 0
+    assert weights[1] == weights[2] == 0
+    assert (classifier._idf(counts) > 0).all()
+
+
 def test_model_load_refuses_a_pickle_and_a_foreign_npz(tmp_path: Path) -> None:
     """A file that needs unpickling, or an .npz that is not a model, is refused."""
     pickled = tmp_path / "pickled.npz"
@@ -359,7 +407,8 @@ def test_commands_refuse_bad_input(tmp_path: Path, no_model: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.shared_data
 def test_full_t26_leave_one_event_out(tmp_path: Path) -> None:
-    """On all 26 events the model beats the plain TF-IDF + SVM baseline (about 0.76)."""
+    """On all 26 events, each held out in turn, the mean macro-F1 reaches the target (0.80;
+    a plain TF-IDF + linear SVM reaches about 0.77), and no event falls far behind."""
     need(T26.is_dir(), f"CrisisLex T26 ({T26}) is not beside this checkout")
     from bench.monitoring_classifier import POSITIVE as BENCH_POSITIVE
     from bench.monitoring_classifier import t26_write
@@ -369,4 +418,5 @@ def test_full_t26_leave_one_event_out(tmp_path: Path) -> None:
     report = model_evaluate(labels_read(path, positive=BENCH_POSITIVE))
     assert len(report.events) == 26
     assert report.events_macro_f1_mean is not None
-    assert report.events_macro_f1_mean > 0.76
+    assert report.events_macro_f1_mean >= 0.80
+    assert min(e.macro_f1 for e in report.events) > 0.65

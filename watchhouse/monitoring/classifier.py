@@ -11,10 +11,19 @@ second on one core) and its file holds only numbers: an ``.npz`` of numpy arrays
 parameters as JSON, read with ``allow_pickle=False`` (a model file cannot run code).
 
 Features: word 1-2-grams and character 2-5-grams (within words) of the post, after URLs,
-@mentions and numbers become placeholder tokens, hashed into a fixed number of columns;
-sublinear term frequency, tf-idf weights learnt in training, L2 normalisation. Classifier:
-a linear SVM with balanced class weights (one-vs-rest for several labels), its decision
-values turned into probabilities by Platt's sigmoid fitted on out-of-fold decisions.
+@mentions and numbers become placeholder tokens, tokens for the post's shape are added
+(length, hashtags, links, "!" and "?", retweet) and each word of the shared crisis
+vocabulary (``concepts``) adds its concept's token, hashed into a fixed number of columns;
+sublinear term frequency, tf-idf weights learnt in training, L2 normalisation. When the
+labelled posts name their events, a feature seen in fewer than ``EVENT_SPREAD`` events gets
+no weight: it names one event (its town, its hashtag) and teaches nothing about the next.
+
+Classifier (one-vs-rest for several labels): the features are scaled by their naive Bayes
+log-count ratio (NBSVM, Wang and Manning 2012); one linear SVM learns from the word
+features and one from the character features, and their decision values, each divided by
+its spread over the training posts, are added. All of that folds into one weight per
+column, so scoring stays one sparse product. Platt's sigmoid, fitted on out-of-fold
+decisions, turns the decision value into a probability.
 
 What the score means:
 
@@ -50,19 +59,30 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from watchhouse.core.errors import InvalidInputError
+from watchhouse.monitoring.concepts import concept_tokens
 from watchhouse.monitoring.lexicon import LexiconScorer
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "watchhouse-monitoring-linear"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # Hashed columns per feature family (words, characters). 2**19 each keeps collisions rare for
 # a few hundred thousand distinct n-grams while the model file stays a few MB compressed.
 N_FEATURES = 2**19
-# Inverse regularisation strength of the SVM, chosen once for all events on CrisisLex T26
-# leave-one-event-out (see bench/monitoring_classifier.py), never per held-out event.
+# Inverse regularisation strength of the SVM for label sets of at least C_FIXED_POSTS posts,
+# chosen once for all events on CrisisLex T26 leave-one-event-out (see
+# bench/monitoring_classifier.py), never per held-out event; at that size it barely matters
+# (0.2, 0.5 and 1 came within 0.003 of each other). A smaller label set underfits at 0.5, so
+# its C is chosen by 3-fold cross-validation from C_CHOICES (cheap at that size).
 C = 0.5
+C_FIXED_POSTS = 10_000
+C_CHOICES = (0.5, 2.0, 8.0)
 CV_FOLDS = 5
+# A feature must occur in posts of at least this many labelled events to get a weight (when
+# the posts name their events, and there are more events than this).
+EVENT_SPREAD = 3
+# Additive smoothing of the naive Bayes log-count ratio.
+NB_ALPHA = 1.0
 # Label names that mean "not relevant" in a multiclass label set (compared folded).
 IRRELEVANT_LABELS = frozenset(
     {
@@ -234,6 +254,26 @@ WORD = r"(?u)[#@]?\b\w+\b"
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _MENTION = re.compile(r"@\w+")
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+_HASHTAG = re.compile(r"#\w+")
+
+
+def _shape_tokens(text: str) -> list[str]:
+    """Tokens for the shape of a (casefolded) post, in no language: its length in words (in
+    fives), its hashtags and links (counted up to 3 and 2), whether it asks or exclaims, and
+    whether it is a retweet. A report with a link and hashtags looks the same in any
+    language; its words do not."""
+    tokens = [
+        f"zzlen{min(len(text.split()) // 5, 6)}",
+        f"zzhash{min(len(_HASHTAG.findall(text)), 3)}",
+        f"zzurl{min(text.count('http'), 2)}",
+    ]
+    if "!" in text:
+        tokens.append("zzexcl")
+    if "?" in text:
+        tokens.append("zzques")
+    if text.startswith("rt "):
+        tokens.append("zzrt")
+    return tokens
 
 
 def _prepare(text: str) -> str:
@@ -241,9 +281,11 @@ def _prepare(text: str) -> str:
     # or not the stream normalised it first. URLs, handles and numbers differ in every event;
     # their presence carries over to the next one, their spelling does not.
     text = unicodedata.normalize("NFKC", html.unescape(text)).casefold()
+    shape = _shape_tokens(text)
     text = _URL.sub(" httpurl ", text)
     text = _MENTION.sub(" @user ", text)
-    return _NUMBER.sub(" 0 ", text)
+    text = _NUMBER.sub(" 0 ", text)
+    return " ".join([text, *shape, *concept_tokens(text)])
 
 
 def _vectorizers() -> tuple[Any, Any]:
@@ -271,10 +313,19 @@ def _counts(texts: Sequence[str]) -> sp.csr_matrix:
     return matrix
 
 
-def _idf(counts: sp.csr_matrix) -> np.ndarray:
+def _idf(counts: sp.csr_matrix, events: np.ndarray | None = None) -> np.ndarray:
+    """Smoothed inverse document frequency of each column; 0 for a column seen in fewer than
+    ``EVENT_SPREAD`` of ``events`` (one per post) when there are more events than that."""
     documents = counts.shape[0]
     frequency = np.bincount(counts.indices, minlength=counts.shape[1])
-    return (np.log((1 + documents) / (1 + frequency)) + 1).astype(np.float32)
+    idf = (np.log((1 + documents) / (1 + frequency)) + 1).astype(np.float32)
+    if events is not None and len(set(events.tolist())) > EVENT_SPREAD:
+        spread = np.zeros(counts.shape[1], dtype=np.int32)
+        for event in set(events.tolist()):
+            rows = counts[events == event]
+            spread += np.bincount(rows.indices, minlength=counts.shape[1]) > 0
+        idf[spread < EVENT_SPREAD] = 0
+    return idf
 
 
 def _weighted(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
@@ -429,36 +480,97 @@ def _platt(decision: np.ndarray, positive: np.ndarray) -> tuple[float, float]:
     return float(sigmoid.coef_[0, 0]), float(sigmoid.intercept_[0])
 
 
-def _svm(weighted: sp.csr_matrix, labels: np.ndarray) -> Any:
+def _svm(weighted: sp.csr_matrix, target: np.ndarray, c: float) -> tuple[np.ndarray, float]:
+    """One target against the rest: the weight per column and the intercept of the NBSVM
+    word and character SVMs, folded into one linear function (see the module's docstring)."""
     from sklearn.svm import LinearSVC  # type: ignore[import-untyped]
 
-    return LinearSVC(C=C, class_weight="balanced").fit(weighted, labels)
+    positive = np.asarray(weighted[target].sum(axis=0)).ravel() + NB_ALPHA
+    negative = np.asarray(weighted[~target].sum(axis=0)).ravel() + NB_ALPHA
+    ratio = np.log((positive / positive.sum()) / (negative / negative.sum())).astype(np.float32)
+    scaled = weighted.copy()
+    scaled.data *= ratio[scaled.indices]
+    coef = np.zeros(weighted.shape[1], dtype=np.float64)
+    intercept = 0.0
+    for family in (slice(0, N_FEATURES), slice(N_FEATURES, 2 * N_FEATURES)):
+        part = scaled[:, family]
+        svm = LinearSVC(C=c, random_state=0).fit(part, target)
+        spread = float(svm.decision_function(part).std()) or 1.0
+        coef[family] = svm.coef_[0] / spread
+        intercept += float(svm.intercept_[0]) / spread
+    return (coef * ratio).astype(np.float32), intercept
 
 
-def _fit(counts: sp.csr_matrix, labels: Sequence[str], *, calibrate: bool) -> TrainedModel:
-    """A linear SVM on ``counts``; with ``calibrate``, also the sigmoids that turn its
-    decision values into probabilities, fitted on 3-fold out-of-fold decisions so they are
-    not as sure of themselves as the training posts would make them."""
+def _linear(
+    weighted: sp.csr_matrix, y: np.ndarray, classes: Sequence[str], c: float
+) -> tuple[Any, Any]:
+    """Weights (one row per target: ``classes[1]`` for two classes, else each class) and
+    intercepts."""
+    targets = [classes[1]] if len(classes) == 2 else list(classes)
+    rows = [_svm(weighted, y == target, c) for target in targets]
+    return np.vstack([r[0] for r in rows]), np.array([r[1] for r in rows])
+
+
+def _labels_of(decision: np.ndarray, classes: Sequence[str]) -> list[str]:
+    best = (decision[:, 0] > 0).astype(int) if len(classes) == 2 else decision.argmax(axis=1)
+    return [classes[i] for i in best]
+
+
+def _folds(y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Up to 3 stratified folds (none when a label has a single post)."""
+    from sklearn.model_selection import StratifiedKFold  # type: ignore[import-untyped]
+
+    splits = min(3, *Counter(y.tolist()).values())
+    if splits < 2:
+        return []
+    folds = StratifiedKFold(n_splits=splits, shuffle=True, random_state=0)
+    return list(folds.split(np.zeros(len(y)), y))
+
+
+def _choose_c(weighted: sp.csr_matrix, y: np.ndarray, classes: Sequence[str]) -> float:
+    """``C`` for a large label set; for a small one, the choice with the best 3-fold
+    cross-validated macro-F1 (the smallest on a tie)."""
+    folds = _folds(y)
+    if len(y) >= C_FIXED_POSTS or not folds:
+        return C
+    best, best_f1 = C, -1.0
+    for c in C_CHOICES:
+        guesses = np.empty(len(y), dtype=object)
+        for train, test in folds:
+            coef, intercept = _linear(weighted[train], y[train], classes, c)
+            guesses[test] = _labels_of(np.asarray(weighted[test] @ coef.T) + intercept, classes)
+        f1 = _macro_f1(y.tolist(), guesses.tolist())
+        if f1 > best_f1:
+            best, best_f1 = c, f1
+    return best
+
+
+def _fit(
+    counts: sp.csr_matrix,
+    labels: Sequence[str],
+    *,
+    events: Sequence[str] | None = None,
+    calibrate: bool,
+) -> TrainedModel:
+    """The NBSVM on ``counts`` (``events``, one per post, drop features of too few events);
+    with ``calibrate``, also the sigmoids that turn its decision values into probabilities,
+    fitted on 3-fold out-of-fold decisions so they are not as sure of themselves as the
+    training posts would make them."""
     y = np.asarray(labels)
-    idf = _idf(counts)
+    classes = sorted({str(label) for label in labels})
+    idf = _idf(counts, None if events is None else np.asarray(events))
     weighted = _weighted(counts, idf)
-    svm = _svm(weighted, y)
-    classes = [str(c) for c in svm.classes_]
-    coef = svm.coef_.astype(np.float32)
+    c = _choose_c(weighted, y, classes)
+    coef, intercept = _linear(weighted, y, classes, c)
     platt = np.tile([1.0, 0.0], (coef.shape[0], 1))
     if calibrate:
-        from sklearn.model_selection import StratifiedKFold  # type: ignore[import-untyped]
-
         decision = np.zeros((len(y), coef.shape[0]))
-        splits = min(3, *Counter(labels).values())
-        if splits >= 2:
-            folds = StratifiedKFold(n_splits=splits, shuffle=True, random_state=0)
-            for train, test in folds.split(np.zeros(len(y)), y):
-                part = _svm(weighted[train], y[train])
-                if len(part.classes_) == len(classes):
-                    decision[test] = np.asarray(weighted[test] @ part.coef_.T) + part.intercept_
+        if folds := _folds(y):
+            for train, test in folds:
+                part, part_intercept = _linear(weighted[train], y[train], classes, c)
+                decision[test] = np.asarray(weighted[test] @ part.T) + part_intercept
         else:
-            decision = np.asarray(weighted @ coef.T) + svm.intercept_
+            decision = np.asarray(weighted @ coef.T) + intercept
         # One decision column for two classes (the second class's side), else one per class.
         targets = [classes[1]] if coef.shape[0] == 1 else classes
         for row, target in enumerate(targets):
@@ -467,20 +579,21 @@ def _fit(counts: sp.csr_matrix, labels: Sequence[str], *, calibrate: bool) -> Tr
         classes=classes,
         idf=idf,
         coef=coef,
-        intercept=svm.intercept_.astype(np.float64),
+        intercept=intercept.astype(np.float64),
         platt=platt,
+        params={"C": c},
     )
 
 
 def model_train(labels: LabelSet) -> TrainedModel:
     """Train a model on every labelled post. Relevance-vs-not when the labels are
     "relevant"/"not relevant" (``labels_read(positive=...)``), else one class per label."""
-    model = _fit(_counts(labels.texts), labels.labels, calibrate=True)
+    model = _fit(_counts(labels.texts), labels.labels, events=labels.events, calibrate=True)
     model.params = {
         "trained_at": timezone.now().isoformat(),
         "posts": len(labels.texts),
         "counts": labels.counts(),
-        "C": C,
+        **model.params,
     }
     return model
 
@@ -638,10 +751,7 @@ def _macro_f1(truth: Sequence[str], predicted: Sequence[str]) -> float:
 
 def _predict(model: TrainedModel, counts: sp.csr_matrix) -> list[str]:
     features = _weighted(counts, model.idf)
-    decision = np.asarray(features @ model.coef.T) + model.intercept
-    two = len(model.classes) == 2
-    best = (decision[:, 0] > 0).astype(int) if two else decision.argmax(axis=1)
-    return [model.classes[i] for i in best]
+    return _labels_of(np.asarray(features @ model.coef.T) + model.intercept, model.classes)
 
 
 def model_evaluate(labels: LabelSet, *, folds: int = CV_FOLDS) -> EvaluationReport:
@@ -665,12 +775,17 @@ def model_evaluate(labels: LabelSet, *, folds: int = CV_FOLDS) -> EvaluationRepo
             % {"label": min(Counter(labels.labels), key=Counter(labels.labels).__getitem__)}
         )
     counts = _counts(labels.texts)
+    events = None if labels.events is None else np.asarray(labels.events)
     predicted = np.empty(len(y), dtype=object)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
     for train, test in splitter.split(np.zeros(len(y)), y):
-        predicted[test] = _predict(
-            _fit(counts[train], y[train].tolist(), calibrate=False), counts[test]
+        model = _fit(
+            counts[train],
+            y[train].tolist(),
+            events=None if events is None else events[train],
+            calibrate=False,
         )
+        predicted[test] = _predict(model, counts[test])
     class_figures, macro = _class_figures(y.tolist(), predicted.tolist(), classes)
     report = EvaluationReport(
         posts=len(y),
@@ -679,17 +794,17 @@ def model_evaluate(labels: LabelSet, *, folds: int = CV_FOLDS) -> EvaluationRepo
         classes=class_figures,
         macro_f1=macro,
     )
-    if labels.events is None or len(set(labels.events)) < 2:
+    if events is None or len(set(events.tolist())) < 2:
         return report
-    events = np.asarray(labels.events)
     held_out = np.zeros(len(y), dtype=bool)
     pooled = np.empty(len(y), dtype=object)
-    for event in sorted(set(labels.events)):
+    for event in sorted(set(events.tolist())):
         test = events == event
         train = ~test
         if len(set(y[train].tolist())) < 2:
             continue
-        guesses = _predict(_fit(counts[train], y[train].tolist(), calibrate=False), counts[test])
+        model = _fit(counts[train], y[train].tolist(), events=events[train], calibrate=False)
+        guesses = _predict(model, counts[test])
         pooled[test] = guesses
         held_out |= test
         report.events.append(

@@ -24,7 +24,10 @@ def _label_arguments(parser: CommandParser) -> None:
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--label-column", default="label")
     parser.add_argument(
-        "--event-column", default="event", help="Used for leave-one-event-out when present."
+        "--event-column",
+        default="event",
+        help="When present: training drops features seen in fewer than 3 events, and "
+        "evaluate holds each event out in turn.",
     )
     parser.add_argument(
         "--positive",
