@@ -277,6 +277,19 @@ def test_model_load_refuses_a_pickle_and_a_foreign_npz(tmp_path: Path) -> None:
         model_load(foreign)
 
 
+def test_a_model_of_an_older_version_must_be_trained_again(tmp_path: Path) -> None:
+    """A model file written by an earlier version (other features) is refused, saying what to
+    do about it."""
+    path = model_train(toy_labels()).save(tmp_path / "model.npz")
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    meta = json.loads(str(arrays["meta"][()]))
+    arrays["meta"] = np.array(json.dumps({**meta, "version": 1}))
+    np.savez_compressed(path, **arrays)
+    with pytest.raises(InvalidInputError, match="another version of Watchhouse; train it again"):
+        model_load(path)
+
+
 def test_default_scorer_is_the_lexicon_until_a_model_is_trained(no_model: Path) -> None:
     """Watchhouse ships the lexicon; once a model file exists at the setting's path it is
     used instead, and replacing the file replaces the model."""

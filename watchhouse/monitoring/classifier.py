@@ -11,9 +11,9 @@ second on one core) and its file holds only numbers: an ``.npz`` of numpy arrays
 parameters as JSON, read with ``allow_pickle=False`` (a model file cannot run code).
 
 Features: word 1-2-grams and character 2-5-grams (within words) of the post, after URLs,
-@mentions and numbers become placeholder tokens, tokens for the post's shape are added
-(length, hashtags, links, "!" and "?", retweet) and each word of the shared crisis
-vocabulary (``concepts``) adds its concept's token, hashed into a fixed number of columns;
+@mentions and numbers become placeholder tokens, hashed into a fixed number of columns. The
+words also get tokens for the post's shape (length, hashtags, links, "!" and "?", retweet)
+and, for each word of the shared crisis vocabulary (``concepts``), its concept's token;
 sublinear term frequency, tf-idf weights learnt in training, L2 normalisation. When the
 labelled posts name their events, a feature seen in fewer than ``EVENT_SPREAD`` events gets
 no weight: it names one event (its town, its hashtag) and teaches nothing about the next.
@@ -455,10 +455,16 @@ def model_load(path: Path | str) -> TrainedModel:
             _("%(path)s is not a Watchhouse monitoring model: %(error)s")
             % {"path": path, "error": exc}
         ) from exc
-    if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
+    if meta.get("format") != FORMAT:
         raise InvalidInputError(
             _("%(path)s is not a Watchhouse monitoring model of version %(version)d.")
             % {"path": path, "version": FORMAT_VERSION}
+        )
+    if meta.get("version") != FORMAT_VERSION:
+        # Its features are not the ones this version computes: its weights would score noise.
+        raise InvalidInputError(
+            _("%(path)s was trained by another version of Watchhouse; train it again.")
+            % {"path": path}
         )
     if meta.get("n_features") != N_FEATURES or idf.shape != (2 * N_FEATURES,):
         raise InvalidInputError(
