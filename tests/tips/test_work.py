@@ -237,6 +237,22 @@ def test_reward_code_reaches_only_the_tipster(submit, investigator, supervisor) 
     assert len(_entries(tip, "tips.reward_claim")) == 1
 
 
+def test_reward_code_starting_with_r_is_whole_masked_and_claimable(
+    submit, supervisor, monkeypatch
+) -> None:
+    """A code whose own first character is "R" is printed whole (not taken for the prefix),
+    hidden from staff, and claimed typed with or without the leading "R-"."""
+    monkeypatch.setattr(work.secrets, "choice", lambda alphabet: "R")
+    tip = submit(contact="ask for Sam", wants_reward=True).tip
+    work.tip_reward_approve(actor=supervisor, tip=tip, amount="75", instructions="Call us.")
+    body = tipster_dialogue_read(tip=tip)[0].read_body()
+    assert "R-RRRR-RRRR-RRRR" in body
+    assert "RRRR" not in work.reward_code_mask(body)
+    assert work.reward_code_format("rrrr rrrr rrrr") == "R-RRRR-RRRR-RRRR"
+    claim = work.tip_reward_claim(actor=supervisor, code="RRRRRRRRRRRR")
+    assert claim.amount == Decimal("75.00")
+
+
 def test_no_reward_for_spam_and_not_for_analysts(submit, investigator, supervisor, make_staff):
     tip = submit().tip
     with pytest.raises(NotPermittedError):

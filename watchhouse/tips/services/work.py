@@ -46,6 +46,7 @@ REWARD_PURPOSE = "reward"
 # Roles that keep the question templates.
 TEMPLATE_ROLES = (Role.SUPERVISOR, Role.INVESTIGATOR)
 REWARD_CODE = re.compile(r"\bR-[2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}\b")
+REWARD_CODE_LENGTH = 12
 
 
 def _locked(tip: Tip) -> Tip:
@@ -364,9 +365,11 @@ def _require_rewarder(actor: User | None, action: str) -> None:
 
 
 def reward_code_format(raw: str) -> str:
-    """A reward code as printed (R-XXXX-XXXX-XXXX), from what a person typed."""
+    """A reward code as printed (R-XXXX-XXXX-XXXX), from what a person typed, with or
+    without the leading "R" (which a code's own first character may also be)."""
     clean = "".join(c for c in raw.upper() if c.isalnum())
-    clean = clean.removeprefix("R")
+    if len(clean) > REWARD_CODE_LENGTH and clean.startswith("R"):
+        clean = clean[1:]
     return "R-" + "-".join(clean[i : i + 4] for i in range(0, len(clean), 4))
 
 
@@ -377,7 +380,9 @@ def reward_code_mask(text: str) -> str:
 
 
 def _reward_code() -> str:
-    return reward_code_format("".join(secrets.choice(CODE_ALPHABET) for _ in range(12)))
+    return reward_code_format(
+        "R" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(REWARD_CODE_LENGTH))
+    )
 
 
 def _amount(value: Decimal | str | int) -> Decimal:
