@@ -539,10 +539,14 @@ def _folds(y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     return list(folds.split(np.zeros(len(y)), y))
 
 
-def _choose_c(weighted: sp.csr_matrix, y: np.ndarray, classes: Sequence[str]) -> float:
-    """``C`` for a large label set; for a small one, the choice with the best 3-fold
-    cross-validated macro-F1 (the smallest on a tie)."""
-    folds = _folds(y)
+def _choose_c(
+    weighted: sp.csr_matrix,
+    y: np.ndarray,
+    classes: Sequence[str],
+    folds: list[tuple[np.ndarray, np.ndarray]],
+) -> float:
+    """``C`` for a large label set; for a small one, the choice with the best cross-validated
+    macro-F1 over ``folds`` (the smallest on a tie)."""
     if len(y) >= C_FIXED_POSTS or not folds:
         return C
     best, best_f1 = C, -1.0
@@ -572,12 +576,13 @@ def _fit(
     classes = sorted({str(label) for label in labels})
     idf = _idf(counts, None if events is None else np.asarray(events))
     weighted = _weighted(counts, idf)
-    c = _choose_c(weighted, y, classes)
+    folds = _folds(y)
+    c = _choose_c(weighted, y, classes, folds)
     coef, intercept = _linear(weighted, y, classes, c)
     platt = np.tile([1.0, 0.0], (coef.shape[0], 1))
     if calibrate:
         decision = np.zeros((len(y), coef.shape[0]))
-        if folds := _folds(y):
+        if folds:
             for train, test in folds:
                 part, part_intercept = _linear(weighted[train], y[train], classes, c)
                 decision[test] = np.asarray(weighted[test] @ part.T) + part_intercept

@@ -15,8 +15,9 @@ warnings) and what it usually does not (prayers, sympathy). It is not learnt fro
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
+
+from watchhouse.monitoring.lexicon import fold
 
 CONCEPTS: dict[str, str] = {
     "death": "dead death deaths died die dies dying killed kills kill fatalities fatality "
@@ -99,10 +100,6 @@ for _concept, _words in CONCEPTS.items():
 _WORD = re.compile(r"\w+")
 
 
-def _fold(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
-
-
 def concept_tokens(text: str) -> Iterable[str]:
     """The concept token of every listed word in ``text`` (casefolded already), in order."""
-    return [_TOKENS[w] for w in _WORD.findall(_fold(text)) if w in _TOKENS]
+    return [_TOKENS[w] for w in _WORD.findall(fold(text)) if w in _TOKENS]

@@ -188,6 +188,8 @@ DAMPENERS: dict[str, float] = {
 
 def fold(text: str) -> str:
     """Casefold ``text`` and remove accents, so "Explosión" and "explosion" are one word."""
+    if text.isascii():
+        return text.casefold()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
