@@ -124,6 +124,14 @@ def test_form_works_without_scripts_and_loads_nothing_from_elsewhere(client) -> 
     assert "IP address" in privacy.content.decode()
 
 
+def test_the_short_address_opens_the_form_with_its_appeal(client) -> None:
+    """The short address "/tips/", as posters and callers give it out, opens the form."""
+    response = client.get("/tips/", {"appeal": "7"}, follow=True)
+    assert response.redirect_chain == [(reverse("tips:new") + "?appeal=7", 302)]
+    assert response.status_code == 200
+    assert 'type="submit"' in response.content.decode()
+
+
 def test_a_draft_appeal_is_not_named(client) -> None:
     """Only a published appeal is shown on the form (and linked to the tip)."""
     draft = Post.objects.create(
