@@ -1,5 +1,7 @@
 """The site's sitemaps (sitemaps.org 0.9): an index at ``/sitemap.xml`` pointing at one sitemap
-of the site's pages, areas and officers and at as many of listed posts as needed.
+of the site's pages, areas and officers and at as many of listed posts as needed; and
+``/robots.txt`` (RFC 9309), which names the index and keeps crawlers out of pages that are no
+one's to index.
 
 Written with lxml rather than ``django.contrib.sitemaps``, which would take a new installed app
 and the sites framework to put this site's configured address (``SITE_URL``) in the URLs.
@@ -25,6 +27,13 @@ SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 POSTS_PER_SITEMAP = 10_000
 # Seconds a crawler may reuse a sitemap.
 SITEMAP_MAX_AGE_S = 3600
+# Paths no crawler should read: staff pages and sign-in, the signed links of a resident's
+# subscription and sign-in, and the tipster's status pages. The pages to subscribe and to send
+# a tip are public and meant to be found.
+ROBOTS_DISALLOW = (
+    "/console/", "/accounts/", "/django-admin/", "/subscribe/confirm/", "/subscribe/manage/",
+    "/subscribe/unsubscribe/", "/community/sign-in/", "/tips/status",
+)  # fmt: skip
 
 
 def _xml(root: etree._Element) -> HttpResponse:
@@ -45,6 +54,16 @@ def _url(parent: etree._Element, loc: str, lastmod: datetime | None = None) -> N
 
 def _listed() -> int:
     return Post.objects.filter(state__in=LISTED_STATES, redacted=False).count()
+
+
+@require_safe
+def robots(request: HttpRequest) -> HttpResponse:
+    """``/robots.txt``: every crawler may read the public pages, none the paths above."""
+    lines = ["User-agent: *", *(f"Disallow: {path}" for path in ROBOTS_DISALLOW)]
+    lines += ["", f"Sitemap: {public.absolute(reverse('posts:sitemap'))}", ""]
+    response = HttpResponse("\n".join(lines), content_type="text/plain; charset=utf-8")
+    patch_cache_control(response, public=True, max_age=SITEMAP_MAX_AGE_S)
+    return response
 
 
 @require_safe

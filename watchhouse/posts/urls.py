@@ -19,6 +19,7 @@ urlpatterns = [
     path("podcast/artwork.png", feeds.podcast_artwork, name="podcast_artwork"),
     path("podcast/<int:pk>/chapters.json", feeds.podcast_chapters, name="chapters"),
     path("media/<path:path>", views.media_file, name="media"),
+    path("robots.txt", sitemaps.robots, name="robots"),
     path("sitemap.xml", sitemaps.sitemap, name="sitemap"),
     path("sitemap-pages.xml", sitemaps.sitemap_pages, name="sitemap_pages"),
     path("sitemap-posts-<int:part>.xml", sitemaps.sitemap_posts, name="sitemap_posts"),

@@ -66,6 +66,20 @@ def test_home_page_shows_the_latest_posts_and_nav_links(client, make_post):
     assert 'href="/officers/"' in page
 
 
+def test_robots_names_the_sitemap_and_keeps_crawlers_off_private_pages(client):
+    response = client.get("/robots.txt")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    lines = response.content.decode().splitlines()
+    assert lines[0] == "User-agent: *"
+    disallowed = [line.removeprefix("Disallow: ") for line in lines if line.startswith("Disallow")]
+    closed = ("/console/", "/accounts/login/", "/subscribe/manage/abc/", "/tips/status")
+    open_ = ("/", "/subscribe/", "/tips/new", "/news/", "/crime/", "/alerts/feed.atom")
+    assert all(any(path.startswith(d) for d in disallowed) for path in closed)
+    assert not any(path.startswith(d) for d in disallowed for path in open_)
+    assert "Sitemap: https://police.example.org/sitemap.xml" in lines
+
+
 def test_sitemap_lists_published_posts_officers_and_areas(client, make_post, make_officer, town):
     published = make_post("In the sitemap")
     hidden = [
