@@ -373,7 +373,7 @@ def test_two_sessions_write_what_one_session_writes(issue, tmp_path, monkeypatch
     piped: list[str] = []
     real_pipe = resolve._rows_pipe
 
-    def spy(*args: Any, **kwargs: Any) -> int:
+    def spy(*args: Any, **kwargs: Any) -> Any:
         piped.append(args[1])
         return real_pipe(*args, **kwargs)
 

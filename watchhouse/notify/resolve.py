@@ -30,6 +30,7 @@ import logging
 import queue
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,6 +60,8 @@ logger = logging.getLogger("watchhouse.notify")
 # enough to keep both busy, little memory.
 PIPE_CHUNKS = 16
 PIPE_BLOCK_BYTES = 256 * 1024
+# The alert id of the last row a piped resolve reads, which holds its counts, not a delivery.
+COUNTS_ROW_ALERT = -1
 # Databases whose JSON table function :func:`_id_list_sql` knows.
 SUPPORTED_VENDORS = frozenset({"sqlite", "postgresql"})
 # SQLite page cache or PostgreSQL work_mem while resolving, in KiB (used only as needed).
@@ -129,21 +132,18 @@ def _id_list_sql() -> str:
     return "SELECT CAST(value AS INTEGER) AS sid FROM json_each(%s)"
 
 
-def _ring_table_sql(table: str) -> str:
-    """Creating temporary ``table (cell, near, far)`` from a JSON array of ``[cell, near_m,
-    far_m]`` triples given as one parameter (see
-    :func:`~watchhouse.notify.selectors.reach_ring`)."""
+def _ring_sql() -> str:
+    """``SELECT cell, near, far`` from a JSON array of ``[cell, near_m, far_m]`` triples given
+    as one parameter (see :func:`~watchhouse.notify.selectors.reach_ring`)."""
     if connection.vendor == "postgresql":
-        source = (
+        return (
             "SELECT e->>0 AS cell, CAST(e->>1 AS DOUBLE PRECISION) AS near, "
             "CAST(e->>2 AS DOUBLE PRECISION) AS far FROM json_array_elements(CAST(%s AS json)) e"
         )
-    else:
-        source = (
-            "SELECT json_extract(value, '$[0]') AS cell, json_extract(value, '$[1]') AS near, "
-            "json_extract(value, '$[2]') AS far FROM json_each(%s)"
-        )
-    return f"CREATE TEMPORARY TABLE {table} AS {source}"
+    return (
+        "SELECT json_extract(value, '$[0]') AS cell, json_extract(value, '$[1]') AS near, "
+        "json_extract(value, '$[2]') AS far FROM json_each(%s)"
+    )
 
 
 def _ring_places_sql(ring: str, columns: str, radius: str) -> str:
@@ -161,15 +161,18 @@ def _ring_places_sql(ring: str, columns: str, radius: str) -> str:
     return f"SELECT {columns} FROM {ring} r CROSS JOIN {place} p WHERE p.h3 = r.cell AND {radius}"  # noqa: S608
 
 
-def _exact_subscription_ids(cursor: Any, shape: BaseGeometry, ring: str) -> list[int]:
-    """Subscriptions with a point place in a ring cell whose radius lies between the cell's
-    distance bounds, tested exactly (status and categories are checked by the statement that
-    takes these ids)."""
+def _exact_subscription_ids(
+    cursor: Any, shape: BaseGeometry, ring: str, params: list[Any]
+) -> list[int]:
+    """Subscriptions with a point place in a ring cell (of ``ring``, a table or a
+    parenthesised query with ``params``) whose radius lies between the cell's distance
+    bounds, tested exactly (status and categories are checked by the statement that takes
+    these ids)."""
     sql = _ring_places_sql(
         ring, "p.subscription_id, p.lat, p.lon, p.radius_m",
         "p.radius_m >= r.near AND p.radius_m < r.far",
     )  # fmt: skip
-    cursor.execute(sql)
+    cursor.execute(sql, params)
     table = np.array(cursor.fetchall(), dtype=float).reshape(-1, 4)
     if not table.size:
         return []
@@ -272,8 +275,9 @@ def _deliveries_write(
     # plans it freely): from the few cells to their places, never the other way.
     q = connection.ops.quote_name
     place, cell = q(SubscriptionPlace._meta.db_table), q(AlertCell._meta.db_table)
-    sub, endpoint = q(Subscription._meta.db_table), q(Endpoint._meta.db_table)
-    ring, matched = q(f"resolve_ring_{alert_id}"), q(f"resolve_matched_{alert_id}")
+    sub = q(Subscription._meta.db_table)
+    # ``found``: the matching subscriptions or, piped, the ids that matched a place.
+    ring, found = q(f"resolve_ring_{alert_id}"), q(f"resolve_found_{alert_id}")
     hits = [
         # Only point places have a cell, so no kind test is needed.
         f"SELECT p.subscription_id AS sid FROM {cell} c CROSS JOIN {place} p "  # noqa: S608
@@ -281,7 +285,6 @@ def _deliveries_write(
         # Circles near the area whose radius is at least their cell's farthest distance.
         _ring_places_sql(ring, "p.subscription_id", "p.radius_m >= r.far"),
         f"SELECT p.subscription_id FROM {place} p WHERE p.kind = %s",  # noqa: S608
-        _id_list_sql(),
     ]
     params: list[Any] = [alert_id, True, PlaceKind.JURISDICTION]
     if area_ids:
@@ -289,23 +292,123 @@ def _deliveries_write(
             f"SELECT p.subscription_id FROM {place} p WHERE p.kind = %s AND p.area_id IN "  # noqa: S608
             f"({_id_list_sql()})"
         )
+        params += [PlaceKind.AREA, json.dumps(area_ids)]
     quiet, quiet_params = _quiet_sql(category, at)
+
+    def matching(source: str) -> str:
+        # The matching subscriptions of ``source`` (a relation of ids, ``sid``), with their
+        # status, category and quiet hours applied (parameters: ``quiet_params``, those of
+        # ``source``, then ``status_params``).
+        return (
+            f"SELECT s.id AS sid, s.language AS language, CASE WHEN {quiet} THEN 1 ELSE 0 END "  # noqa: S608
+            f"AS quiet FROM {source} h CROSS JOIN {sub} s WHERE s.id = h.sid AND s.status = %s "
+            f"AND s.{q(f'want_{category}')} = %s"
+        )
+
+    status_params = [SubscriptionStatus.ACTIVE, True]
     column = {f.name: str(f.column) for f in Delivery._meta.concrete_fields}
     columns = ", ".join(
         q(column[name])
         for name in ("alert", "endpoint", "subscription", "channel", "language", "status",
                      "attempts", "provider_id", "queued_at", "error")
     )  # fmt: skip
-    # One message per channel and address: the endpoint with the lowest id. Only endpoints
-    # that share their address with another (Endpoint.shared) need grouping; they are grouped
-    # by the number of the channel and address first, so the sort compares strings only for
-    # equal numbers, and then byte by byte. The live endpoints are read once (MATERIALIZED).
+    row_params = [alert_id, DeliveryStatus.QUEUED,
+                  connection.ops.adapt_datetimefield_value(queued_at), False, True]  # fmt: skip
+    delivery = q(Delivery._meta.db_table)
+    ring_json = json.dumps([(c.cell, c.near_m, c.far_m) for c in ring_cells])
+    with _working_memory(cursor):
+        cursor.execute(f"CREATE TEMPORARY TABLE {ring} AS {_ring_sql()}", [ring_json])
+        try:
+            if connection.vendor == "postgresql":
+                # A fresh temporary table has no statistics; without them PostgreSQL guesses
+                # its size and joins badly.
+                cursor.execute(f"ANALYZE {ring}")
+            if piped:
+                # The hits, kept with their statistics, so that the matching hashes them and
+                # streams the subscription table past them; the rest is one statement whose
+                # rows start coming out at once (each matching subscription's endpoints
+                # found by the index, as it comes), and whose last row holds the counts.
+                # The reader gathers the hits while this session reads the circles of the
+                # ring that need the exact test, and tests them.
+                with ThreadPoolExecutor(max_workers=1) as pool:
+                    gathering = pool.submit(
+                        cursor.execute,
+                        f"CREATE TEMPORARY TABLE {found} AS {' UNION ALL '.join(hits)}",
+                        params,
+                    )
+                    with connection.cursor() as here:
+                        exact = _exact_subscription_ids(
+                            here, shape, f"({_ring_sql()})", [ring_json]
+                        )
+                    gathering.result()
+                cursor.execute(f"INSERT INTO {found} {_id_list_sql()}", [json.dumps(exact)])
+                cursor.execute(f"ANALYZE {found}")
+                select = (
+                    "WITH m AS MATERIALIZED ("  # noqa: S608
+                    f"{matching(f'(SELECT DISTINCT sid FROM {found})')}), "  # noqa: S608
+                    f"{_deliveries_sql('m', lateral=True)} "
+                    f"UNION ALL SELECT {COUNTS_ROW_ALERT}, COUNT(*), SUM(m.quiet), '', '', '', 0, "
+                    "'', NULL, '' FROM m"
+                )
+                created, (total, held) = _rows_pipe(
+                    cursor, f"{delivery} ({columns})", select,
+                    [*quiet_params, *status_params, *row_params],
+                    counts_prefix=f"{COUNTS_ROW_ALERT}\t",
+                )  # fmt: skip
+            else:
+                # The matching subscriptions, once: counted, then joined to their endpoints.
+                # UNION also sorts them by id, so the joins below read the tables in order.
+                exact = _exact_subscription_ids(cursor, shape, ring, [])
+                union = " UNION ".join([*hits, _id_list_sql()])
+                cursor.execute(
+                    f"CREATE TEMPORARY TABLE {found} AS {matching(f'({union})')}",
+                    [*quiet_params, *params, json.dumps(exact), *status_params],
+                )
+                if connection.vendor == "postgresql":
+                    cursor.execute(f"ANALYZE {found}")
+                cursor.execute(f"SELECT COUNT(*), SUM(quiet) FROM {found}")  # noqa: S608
+                total, held = cursor.fetchone()
+                created = _rows_write(
+                    cursor, f"INTO {delivery} ({columns}) WITH {_deliveries_sql(found)}",
+                    row_params, fresh=fresh,
+                )  # fmt: skip
+        finally:
+            cursor.execute(f"DROP TABLE IF EXISTS {found}")
+            cursor.execute(f"DROP TABLE {ring}")
+    held = int(held or 0)
+    return Inserted(subscriptions=int(total) - held, quiet=held, created=created)
+
+
+def _deliveries_sql(matched: str, *, lateral: bool = False) -> str:
+    """``c AS MATERIALIZED (…) SELECT …``, to follow ``WITH``: the delivery rows (parameters:
+    alert id, status, queued at, False, True) of the subscriptions of ``matched`` (``sid,
+    language, quiet``) that are not in quiet hours, one per live endpoint, and one message per
+    channel and address: the endpoint with the lowest id.
+
+    Only endpoints that share their address with another (Endpoint.shared) need grouping;
+    they are grouped by the number of the channel and address first, so the sort compares
+    strings only for equal numbers, and then byte by byte. The live endpoints are read once
+    (MATERIALIZED). ``lateral`` (PostgreSQL) finds each subscription's endpoints by the index
+    as the subscription comes, so that rows come out before ``matched`` is complete.
+    """
+    q = connection.ops.quote_name
+    endpoint = q(Endpoint._meta.db_table)
+    live = "e.confirmed_at IS NOT NULL AND e.disabled_at IS NULL"
+    if lateral:
+        joined = (
+            f"{matched} m CROSS JOIN LATERAL (SELECT e.id, e.subscription_id, e.channel, "  # noqa: S608
+            f"e.shared, e.address_key, e.address FROM {endpoint} e "
+            f"WHERE e.subscription_id = m.sid AND {live} OFFSET 0) e WHERE m.quiet = 0"
+        )
+    else:
+        joined = (
+            f"{matched} m CROSS JOIN {endpoint} e "
+            f"WHERE e.subscription_id = m.sid AND m.quiet = 0 AND {live}"
+        )
     address = "CASE WHEN c.channel = 'email' THEN LOWER(c.address) ELSE c.address END"
-    rows = (
-        "WITH c AS MATERIALIZED (SELECT e.id, e.subscription_id, e.channel, m.language, "  # noqa: S608
-        f"e.shared, e.address_key, e.address FROM {matched} m CROSS JOIN {endpoint} e "
-        "WHERE e.subscription_id = m.sid AND m.quiet = 0 "
-        "AND e.confirmed_at IS NOT NULL AND e.disabled_at IS NULL) "
+    return (
+        "c AS MATERIALIZED (SELECT e.id, e.subscription_id, e.channel, m.language, "  # noqa: S608
+        f"e.shared, e.address_key, e.address FROM {joined}) "
         "SELECT %s, r.id, r.subscription_id, r.channel, r.language, %s, 0, '', %s, '' "
         "FROM (SELECT c.id, c.subscription_id, c.channel, c.language, 1 AS rank FROM c "
         "WHERE c.shared = %s UNION ALL "
@@ -313,44 +416,6 @@ def _deliveries_write(
         f"PARTITION BY c.address_key, {_bytewise('c.channel')}, {_bytewise(address)} "
         "ORDER BY c.id) FROM c WHERE c.shared = %s) r WHERE r.rank = 1"
     )
-    row_params = [alert_id, DeliveryStatus.QUEUED,
-                  connection.ops.adapt_datetimefield_value(queued_at), False, True]  # fmt: skip
-    delivery = q(Delivery._meta.db_table)
-    with _working_memory(cursor):
-        cursor.execute(
-            _ring_table_sql(ring), [json.dumps([(c.cell, c.near_m, c.far_m) for c in ring_cells])]
-        )
-        try:
-            if connection.vendor == "postgresql":
-                # A fresh temporary table has no statistics; without them PostgreSQL guesses
-                # its size and joins badly.
-                cursor.execute(f"ANALYZE {ring}")
-            params.append(json.dumps(_exact_subscription_ids(cursor, shape, ring)))
-            if area_ids:
-                params += [PlaceKind.AREA, json.dumps(area_ids)]
-            # The matching subscriptions, once: counted, then joined to their endpoints.
-            # UNION also sorts them by id, so the joins below read the tables in order.
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE {matched} AS SELECT s.id AS sid, "  # noqa: S608
-                f"s.language AS language, CASE WHEN {quiet} THEN 1 ELSE 0 END AS quiet "
-                f"FROM ({' UNION '.join(hits)}) h CROSS JOIN {sub} s "
-                f"WHERE s.id = h.sid AND s.status = %s AND s.{q(f'want_{category}')} = %s",
-                [*quiet_params, *params, SubscriptionStatus.ACTIVE, True],
-            )
-            if connection.vendor == "postgresql":
-                cursor.execute(f"ANALYZE {matched}")
-            cursor.execute(f"SELECT COUNT(*), SUM(quiet) FROM {matched}")  # noqa: S608
-            total, held = cursor.fetchone()
-            if piped:
-                created = _rows_pipe(cursor, f"{delivery} ({columns})", rows, row_params)
-            else:
-                created = _rows_write(cursor, f"INTO {delivery} ({columns}) {rows}", row_params,
-                                      fresh=fresh)  # fmt: skip
-        finally:
-            cursor.execute(f"DROP TABLE IF EXISTS {matched}")
-            cursor.execute(f"DROP TABLE {ring}")
-    held = int(held or 0)
-    return Inserted(subscriptions=int(total) - held, quiet=held, created=created)
 
 
 def _no_deliveries_yet(alert_id: int) -> bool:
@@ -381,13 +446,21 @@ def _rows_write(cursor: Any, statement: str, params: list[Any], *, fresh: bool) 
     return max(cursor.rowcount, 0)
 
 
-def _rows_pipe(reader: Any, target: str, select: str, params: list[Any]) -> int:
+def _rows_pipe(
+    reader: Any, target: str, select: str, params: list[Any], *, counts_prefix: str
+) -> tuple[int, tuple[int, int]]:
     """Write the rows of ``select``, read by the ``reader`` session, into ``target`` (``table
     (columns)``) in this session, as one COPY out piped into one COPY in: the reader's server
     process computes the rows while this one writes them (a thread carries the bytes), and
-    COPY writes in batches, which INSERT … SELECT does not. The number of rows written."""
+    COPY writes in batches, which INSERT … SELECT does not.
+
+    One row that ``select`` yields starts with ``counts_prefix``: it is not written, and its
+    next two columns are returned, with the number of rows written."""
     chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=PIPE_CHUNKS)
     stopped = threading.Event()
+    prefix = counts_prefix.encode()
+    size = len(prefix)
+    counts: list[bytes] = []
 
     def produce() -> None:
         # COPY out comes a row at a time: rows are handed over in blocks, so the two threads
@@ -396,6 +469,9 @@ def _rows_pipe(reader: Any, target: str, select: str, params: list[Any]) -> int:
         try:
             with reader.copy(f"COPY ({select}) TO STDOUT", params) as out:
                 for row in out:
+                    if row[:size] == prefix:
+                        counts.append(bytes(row))
+                        continue
                     block += row
                     if len(block) >= PIPE_BLOCK_BYTES:
                         if stopped.is_set():
@@ -426,4 +502,7 @@ def _rows_pipe(reader: Any, target: str, select: str, params: list[Any]) -> int:
                 with suppress(queue.Empty):
                     chunks.get(timeout=0.05)
             producer.join()
-        return max(writer.rowcount, 0)
+        if len(counts) != 1:
+            raise DatabaseError(f"The resolve read {len(counts)} rows of counts, not 1.")
+        first, second = counts[0].rstrip(b"\n").split(b"\t")[1:3]
+        return max(writer.rowcount, 0), (int(first), 0 if second == b"\\N" else int(second))
