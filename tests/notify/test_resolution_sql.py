@@ -62,7 +62,8 @@ def _rows(alert_id: int) -> set[tuple[int, int, str, str, str]]:
 
 def _random_subscriptions(tmp_path: Any, n: int = 1500) -> None:
     """Point, area and jurisdiction places around the pentagon, with radii from a quarter
-    mile to ten miles, some quiet at night, some in Spanish, some unconfirmed."""
+    mile to ten miles, some quiet at night, some in Spanish, some unconfirmed, a quarter with
+    text messages too."""
     town = town_create(tmp_path)
     rng = np.random.default_rng(11)
     lats = rng.uniform(39.90, 40.00, n)
@@ -103,6 +104,14 @@ def _random_subscriptions(tmp_path: Any, n: int = 1500) -> None:
             address_key=address_key("email", address), confirmed_at=now if i % 11 else None,
         )
         for i, (sub, address) in enumerate(zip(subs, addresses, strict=True))
+    )  # fmt: skip
+    Endpoint.objects.bulk_create(
+        Endpoint(
+            subscription=sub, channel="sms", address=f"+1217555{i:04d}",
+            address_key=address_key("sms", f"+1217555{i:04d}"), confirmed_at=now,
+        )
+        for i, sub in enumerate(subs)
+        if i % 4 == 0
     )  # fmt: skip
     assert Endpoint.objects.mark_shared() == 2 * 75
 
@@ -395,6 +404,9 @@ def test_two_sessions_write_what_one_session_writes(issue, tmp_path, monkeypatch
     assert by_two == by_one == by_python
     counts = {(r.subscriptions, r.quiet, r.created) for r in (two, one, python)}
     assert len(counts) == 1
+    # The messages per channel, counted as the rows were piped, are those in the table.
+    assert two.by_channel == one.by_channel == python.by_channel
+    assert two.by_channel.keys() == {"email", "sms"}
 
 
 @pytest.mark.django_db(transaction=True)

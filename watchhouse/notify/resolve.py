@@ -60,8 +60,10 @@ logger = logging.getLogger("watchhouse.notify")
 # enough to keep both busy, little memory.
 PIPE_CHUNKS = 16
 PIPE_BLOCK_BYTES = 256 * 1024
-# The alert id of the last row a piped resolve reads, which holds its counts, not a delivery.
-COUNTS_ROW_ALERT = -1
+# The alert ids of the last rows a piped resolve reads, which hold its counts, not deliveries:
+# the matching subscriptions and those in quiet hours, then the rows written per channel.
+COUNTS_ROW = -1
+CHANNEL_COUNTS_ROW = -2
 # Databases whose JSON table function :func:`_id_list_sql` knows.
 SUPPORTED_VENDORS = frozenset({"sqlite", "postgresql"})
 # SQLite page cache or PostgreSQL work_mem while resolving, in KiB (used only as needed).
@@ -77,6 +79,8 @@ class Inserted:
     subscriptions: int
     quiet: int
     created: int
+    # The rows written per channel, where the resolve counted them as it wrote them.
+    by_channel: dict[str, int] | None = None
 
 
 def commit_without_flush_wait() -> bool:
@@ -318,31 +322,37 @@ def _deliveries_write(
         for name in ("alert", "endpoint", "subscription", "channel", "language", "status",
                      "attempts", "provider_id", "queued_at", "error")
     )  # fmt: skip
-    row_params = [alert_id, DeliveryStatus.QUEUED,
-                  connection.ops.adapt_datetimefield_value(queued_at), False, True]  # fmt: skip
+    row_params = [False, True, alert_id, DeliveryStatus.QUEUED,
+                  connection.ops.adapt_datetimefield_value(queued_at)]  # fmt: skip
     delivery = q(Delivery._meta.db_table)
     ring_json = json.dumps([(c.cell, c.near_m, c.far_m) for c in ring_cells])
-    with _working_memory(cursor):
+
+    def ring_create() -> None:
         cursor.execute(f"CREATE TEMPORARY TABLE {ring} AS {_ring_sql()}", [ring_json])
+        if connection.vendor == "postgresql":
+            # A fresh temporary table has no statistics; without them PostgreSQL guesses its
+            # size and joins badly.
+            cursor.execute(f"ANALYZE {ring}")
+
+    by_channel = None
+    with _working_memory(cursor):
         try:
-            if connection.vendor == "postgresql":
-                # A fresh temporary table has no statistics; without them PostgreSQL guesses
-                # its size and joins badly.
-                cursor.execute(f"ANALYZE {ring}")
             if piped:
                 # The hits, kept with their statistics, so that the matching hashes them (and
                 # not the subscription table: PostgreSQL's guess of their number is far too
                 # high); the rest is one statement whose rows start coming out at once (each
                 # matching subscription's endpoints found by the index, as it comes), and
-                # whose last row holds the counts. The reader gathers the hits while this
+                # whose last rows hold the counts. The reader gathers the hits while this
                 # session reads the circles of the ring that need the exact test, and tests
                 # them.
-                with ThreadPoolExecutor(max_workers=1) as pool:
-                    gathering = pool.submit(
-                        cursor.execute,
-                        f"CREATE TEMPORARY TABLE {found} AS {' UNION ALL '.join(hits)}",
-                        params,
+                def gather() -> None:
+                    ring_create()
+                    cursor.execute(
+                        f"CREATE TEMPORARY TABLE {found} AS {' UNION ALL '.join(hits)}", params
                     )
+
+                with ThreadPoolExecutor(max_workers=1) as pool:
+                    gathering = pool.submit(gather)
                     with connection.cursor() as here:
                         exact = _exact_subscription_ids(
                             here, shape, f"({_ring_sql()})", [ring_json]
@@ -352,17 +362,18 @@ def _deliveries_write(
                 cursor.execute(f"ANALYZE {found}")
                 select = (
                     "WITH m AS MATERIALIZED ("  # noqa: S608
-                    f"{matching(found, semi=True)}), "
-                    f"{_deliveries_sql('m', lateral=True)} "
-                    f"UNION ALL SELECT {COUNTS_ROW_ALERT}, COUNT(*), SUM(m.quiet), '', '', '', 0, "
-                    "'', NULL, '' FROM m"
+                    f"{matching(found, semi=True)}), {_deliveries_sql('m', lateral=True)} "
+                    f"UNION ALL SELECT {COUNTS_ROW}, COUNT(*), SUM(m.quiet), '', '', '', 0, '', "
+                    f"NULL, '' FROM m UNION ALL SELECT {CHANNEL_COUNTS_ROW}, COUNT(*), 0, "
+                    "d.channel, '', '', 0, '', NULL, '' FROM d GROUP BY d.channel"
                 )
-                created, (total, held) = _rows_pipe(
+                created, counts = _rows_pipe(
                     cursor, f"{delivery} ({columns})", select,
                     [*quiet_params, *status_params, *row_params],
-                    counts_prefix=f"{COUNTS_ROW_ALERT}\t",
                 )  # fmt: skip
+                total, held, by_channel = _counts(counts)
             else:
+                ring_create()
                 # The matching subscriptions, once: counted, then joined to their endpoints.
                 # UNION also sorts them by id, so the joins below read the tables in order.
                 exact = _exact_subscription_ids(cursor, shape, ring, [])
@@ -381,16 +392,31 @@ def _deliveries_write(
                 )  # fmt: skip
         finally:
             cursor.execute(f"DROP TABLE IF EXISTS {found}")
-            cursor.execute(f"DROP TABLE {ring}")
+            cursor.execute(f"DROP TABLE IF EXISTS {ring}")
     held = int(held or 0)
-    return Inserted(subscriptions=int(total) - held, quiet=held, created=created)
+    return Inserted(
+        subscriptions=int(total) - held, quiet=held, created=created, by_channel=by_channel
+    )
+
+
+def _counts(rows: list[list[bytes]]) -> tuple[int, int, dict[str, int]]:
+    """The matching subscriptions, those in quiet hours and the rows written per channel, from
+    the rows of counts a piped resolve read (as COPY text columns)."""
+    totals = [row for row in rows if row[0] == str(COUNTS_ROW).encode()]
+    if len(totals) != 1:
+        raise DatabaseError(f"The resolve read {len(totals)} rows of counts, not 1.")
+    total, held = totals[0][1], totals[0][2]
+    by_channel = {
+        row[3].decode(): int(row[1]) for row in rows if row[0] == str(CHANNEL_COUNTS_ROW).encode()
+    }
+    return int(total), 0 if held == b"\\N" else int(held), dict(sorted(by_channel.items()))
 
 
 def _deliveries_sql(matched: str, *, lateral: bool = False) -> str:
-    """``c AS MATERIALIZED (…) SELECT …``, to follow ``WITH``: the delivery rows (parameters:
-    alert id, status, queued at, False, True) of the subscriptions of ``matched`` (``sid,
-    language, quiet``) that are not in quiet hours, one per live endpoint, and one message per
-    channel and address: the endpoint with the lowest id.
+    """``c AS MATERIALIZED (…), d AS (…) SELECT … FROM d``, to follow ``WITH``: the delivery
+    rows (``d``; parameters: False, True, alert id, status, queued at) of the subscriptions
+    of ``matched`` (``sid, language, quiet``) that are not in quiet hours, one per live
+    endpoint, and one message per channel and address: the endpoint with the lowest id.
 
     Only endpoints that share their address with another (Endpoint.shared) need grouping;
     they are grouped by the number of the channel and address first, so the sort compares
@@ -415,13 +441,14 @@ def _deliveries_sql(matched: str, *, lateral: bool = False) -> str:
     address = "CASE WHEN c.channel = 'email' THEN LOWER(c.address) ELSE c.address END"
     return (
         "c AS MATERIALIZED (SELECT e.id, e.subscription_id, e.channel, m.language, "  # noqa: S608
-        f"e.shared, e.address_key, e.address FROM {joined}) "
-        "SELECT %s, r.id, r.subscription_id, r.channel, r.language, %s, 0, '', %s, '' "
+        f"e.shared, e.address_key, e.address FROM {joined}), "
+        "d AS (SELECT r.id, r.subscription_id, r.channel, r.language "
         "FROM (SELECT c.id, c.subscription_id, c.channel, c.language, 1 AS rank FROM c "
         "WHERE c.shared = %s UNION ALL "
         "SELECT c.id, c.subscription_id, c.channel, c.language, ROW_NUMBER() OVER ("
         f"PARTITION BY c.address_key, {_bytewise('c.channel')}, {_bytewise(address)} "
-        "ORDER BY c.id) FROM c WHERE c.shared = %s) r WHERE r.rank = 1"
+        "ORDER BY c.id) FROM c WHERE c.shared = %s) r WHERE r.rank = 1) "
+        "SELECT %s, d.id, d.subscription_id, d.channel, d.language, %s, 0, '', %s, '' FROM d"
     )
 
 
@@ -454,20 +481,18 @@ def _rows_write(cursor: Any, statement: str, params: list[Any], *, fresh: bool) 
 
 
 def _rows_pipe(
-    reader: Any, target: str, select: str, params: list[Any], *, counts_prefix: str
-) -> tuple[int, tuple[int, int]]:
+    reader: Any, target: str, select: str, params: list[Any]
+) -> tuple[int, list[list[bytes]]]:
     """Write the rows of ``select``, read by the ``reader`` session, into ``target`` (``table
     (columns)``) in this session, as one COPY out piped into one COPY in: the reader's server
     process computes the rows while this one writes them (a thread carries the bytes), and
     COPY writes in batches, which INSERT … SELECT does not.
 
-    One row that ``select`` yields starts with ``counts_prefix``: it is not written, and its
-    next two columns are returned, with the number of rows written."""
+    Rows whose first column (an id) is negative are not written: they are returned, split
+    into their columns as COPY's text format gives them, with the number of rows written."""
     chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=PIPE_CHUNKS)
     stopped = threading.Event()
-    prefix = counts_prefix.encode()
-    size = len(prefix)
-    counts: list[bytes] = []
+    counts: list[list[bytes]] = []
 
     def produce() -> None:
         # COPY out comes a row at a time: rows are handed over in blocks, so the two threads
@@ -476,8 +501,8 @@ def _rows_pipe(
         try:
             with reader.copy(f"COPY ({select}) TO STDOUT", params) as out:
                 for row in out:
-                    if row[:size] == prefix:
-                        counts.append(bytes(row))
+                    if row[:1] == b"-":
+                        counts.append(bytes(row).rstrip(b"\n").split(b"\t"))
                         continue
                     block += row
                     if len(block) >= PIPE_BLOCK_BYTES:
@@ -509,7 +534,4 @@ def _rows_pipe(
                 with suppress(queue.Empty):
                     chunks.get(timeout=0.05)
             producer.join()
-        if len(counts) != 1:
-            raise DatabaseError(f"The resolve read {len(counts)} rows of counts, not 1.")
-        first, second = counts[0].rstrip(b"\n").split(b"\t")[1:3]
-        return max(writer.rowcount, 0), (int(first), 0 if second == b"\\N" else int(second))
+        return max(writer.rowcount, 0), counts

@@ -449,15 +449,20 @@ def deliveries_create(*, alert_id: int) -> ResolveReport:
             _rows_insert(alert, rows, now)
         else:
             subscriptions, quiet = inserted.subscriptions, inserted.quiet
-        _rows_insert(alert, _chain_rows(alert), now)
+        chain = _chain_rows(alert)
+        _rows_insert(alert, chain, now)
         Alert.objects.filter(pk=alert.pk).update(recipients_resolved_at=now)
-        by_channel = dict(
-            Delivery.objects.filter(alert=alert)
-            .values_list("channel")
-            .annotate(n=Count("id"))
-            .order_by("channel")
-            .values_list("channel", "n")
-        )
+        if before == 0 and not chain and inserted is not None and inserted.by_channel is not None:
+            # Every row of the alert is one the resolve counted as it wrote it.
+            by_channel = inserted.by_channel
+        else:
+            by_channel = dict(
+                Delivery.objects.filter(alert=alert)
+                .values_list("channel")
+                .annotate(n=Count("id"))
+                .order_by("channel")
+                .values_list("channel", "n")
+            )
         total = sum(by_channel.values())
         report = ResolveReport(
             subscriptions=subscriptions, quiet=quiet, deliveries=total,
