@@ -16,7 +16,13 @@ and alert), with ``INSERT OR IGNORE`` or ``ON CONFLICT DO NOTHING`` as Django's 
 On PostgreSQL, a resolve in a transaction of its own reads in a second session: the reading
 statements run there, and the rows come out of it by ``COPY … TO STDOUT`` straight into
 ``COPY … FROM STDIN`` of the writing session, so two server processes (and two cores) share
-the work, and the rows are written in batches.
+the work, and the rows are written in batches. There the writing session reads and tests the
+uncertain circles while the reader gathers the other hits, and the matching is part of the
+piped statement rather than a step before it: the hits are hashed once (a semi-join), the
+subscription table streams past them and each match's endpoints are found by the index as it
+comes, so rows are written from the first tenth of a second on; the counts (subscriptions
+matched, held back by quiet hours, rows per channel) come as the statement's last rows,
+which are not written.
 
 The SQL is standard except for reading JSON parameters, which is behind :func:`_id_list_sql`
 and :func:`_ring_sql`; a database without them gets ``None`` from :func:`deliveries_insert`
