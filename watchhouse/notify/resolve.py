@@ -380,9 +380,9 @@ def _deliveries_write(
                 total, held, by_channel = _counts(counts)
             else:
                 ring_create()
+                exact = _exact_subscription_ids(cursor, shape, ring, [])
                 # The matching subscriptions, once: counted, then joined to their endpoints.
                 # UNION also sorts them by id, so the joins below read the tables in order.
-                exact = _exact_subscription_ids(cursor, shape, ring, [])
                 union = " UNION ".join([*hits, _id_list_sql()])
                 cursor.execute(
                     f"CREATE TEMPORARY TABLE {found} AS {matching(f'({union})')}",
