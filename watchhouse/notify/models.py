@@ -101,9 +101,11 @@ class SubscriptionPlace(LocatedModel):
             models.Index(fields=["kind", "min_lat", "max_lat"], name="notify_place_kind_lat"),
             models.Index(fields=["area"], name="notify_place_area"),
             # Resolution reads places by cell and a range of radii, and wants only the
-            # subscription: the database answers from this index alone.
+            # subscription and, for the circles that need the exact test, the centre: the
+            # database answers from this index alone.
             models.Index(
-                fields=["h3", "radius_m", "subscription"], name="notify_place_cell_radius"
+                fields=["h3", "radius_m", "subscription", "lat", "lon"],
+                name="notify_place_cell_radius",
             ),
         ]
 

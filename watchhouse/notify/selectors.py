@@ -130,7 +130,7 @@ def points_reached(
     return hit
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RingCell:
     """An H3 cell near an alert area, with bounds on how far its points are from the area:
     every point H3 assigns to ``cell`` is at least ``near_m`` and at most ``far_m`` metres
