@@ -8,26 +8,26 @@ and ``UPDATE … WHERE id =`` that every backend Django supports runs as is, or 
 the driver offers it; column names come from the models' metadata and values go through the
 backend's own adapters.
 
-On PostgreSQL the largest writes come as Arrow tables instead: Arrow writes their CSV text
-in C for ``COPY … (FORMAT csv)``, a thread streams it while the next table is made, and the
+On PostgreSQL the largest writes come as Arrow tables instead: pgpq encodes them in
+PostgreSQL's binary ``COPY`` format (compiled code, no Python per row or value, and nothing
+for the server to parse), a thread streams it while the next table is made, and the
 references that the database does not check (foreign keys without a constraint) are
 checked once per distinct referenced row (see :func:`_references_check`).
 """
 
 from __future__ import annotations
 
-import io
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 from django.db import IntegrityError, connection, models
+from pgpq import ArrowToPostgresBinaryEncoder
 
 # Rows handed to the driver per executemany call.
 BATCH = 5_000
@@ -35,7 +35,7 @@ BATCH = 5_000
 IN_BATCH = 500
 # Referenced ids checked per query after a COPY without per-row foreign key checks.
 REFERENCE_BATCH = 100_000
-# Rows written as CSV text and handed to COPY at a time.
+# Rows encoded and handed to COPY at a time.
 COPY_BATCH_ROWS = 16_384
 
 
@@ -116,7 +116,7 @@ def rows_insert(
     value) in every row. Tuples may come from an iterator (such as a ``zip`` of columns),
     which SQLite binds as they come instead of holding them all.
 
-    An Arrow table goes through ``COPY … (FORMAT csv)`` where :func:`copies_columns` says so,
+    An Arrow table goes through a binary ``COPY`` where :func:`copies_columns` says so,
     with no Python per row (see :func:`tables_insert`, also for ``locked_here``); elsewhere
     it becomes rows.
 
@@ -170,8 +170,8 @@ def rows_insert(
 
 
 def copies_columns() -> bool:
-    """Whether :func:`rows_insert` writes an Arrow table through ``COPY … (FORMAT csv)``
-    (psycopg 3 on PostgreSQL): then callers do best to hand it one instead of rows."""
+    """Whether :func:`rows_insert` writes an Arrow table through a binary ``COPY`` (psycopg 3
+    on PostgreSQL): then callers do best to hand it one instead of rows."""
     if connection.vendor != "postgresql":
         return False
     from django.db.backends.postgresql.psycopg_any import is_psycopg3
@@ -179,17 +179,29 @@ def copies_columns() -> bool:
     return bool(is_psycopg3)
 
 
-def _csv_text(value: Any) -> str | None:
-    """A fixed value as the text COPY reads (CSV: unquoted empty is NULL)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, int | float | str):
-        return str(value)
-    raise TypeError(f"No COPY text for {type(value).__name__}.")
+# The Arrow type whose binary COPY encoding each kind of column reads (by Django's internal
+# type; a foreign key takes its target's).
+_ARROW_TYPES = {
+    "AutoField": pa.int32(), "BigAutoField": pa.int64(), "SmallAutoField": pa.int16(),
+    "IntegerField": pa.int32(), "BigIntegerField": pa.int64(), "SmallIntegerField": pa.int16(),
+    "PositiveIntegerField": pa.int32(), "PositiveBigIntegerField": pa.int64(),
+    "PositiveSmallIntegerField": pa.int16(), "FloatField": pa.float64(),
+    "BooleanField": pa.bool_(), "DateField": pa.date32(),
+    "DateTimeField": pa.timestamp("us", tz="UTC"), "CharField": pa.string(),
+    "TextField": pa.string(), "SlugField": pa.string(),
+}  # fmt: skip
+
+
+def _arrow_type(model: type[models.Model], name: str) -> pa.DataType:
+    """The Arrow type of field ``name``'s column, as the binary COPY of it must be encoded
+    (a ``smallint`` column reads two bytes, a ``bigint`` eight)."""
+    field = model._meta.get_field(name)
+    while isinstance(field, models.ForeignKey):
+        field = field.target_field
+    kind = field.get_internal_type()
+    if kind not in _ARROW_TYPES:
+        raise TypeError(f"No binary COPY encoding for {model.__name__}.{name} ({kind}).")
+    return _ARROW_TYPES[kind]
 
 
 def tables_insert(
@@ -203,15 +215,16 @@ def tables_insert(
     """:func:`rows_insert` of several Arrow tables (made one after the other, as the
     iterable gives them), in one ``COPY`` where :func:`copies_columns` says so.
 
-    The tables' CSV text goes to the server from a thread while the next is made, so that
+    The tables' encoded rows go to the server from a thread while the next is made, so that
     the server stores rows as this process prepares more. ``locked_here`` names foreign
     keys whose rows this transaction created or updated: no other can delete them before
     it ends, so checking that they exist is enough (see :func:`_references_check`).
 
-    Arrow writes the CSV text in C, so no Python runs per row or per value: strings are
-    always quoted (an empty one is ``""``) and NULL is an unquoted empty field, as
-    PostgreSQL's CSV format reads them; floats are written in their shortest exact form,
-    timestamps in UTC with a ``Z``.
+    Each column is cast to the Arrow type of its field (:func:`_arrow_type`) and pgpq
+    encodes the rows in PostgreSQL's binary ``COPY`` format: no Python runs per row or
+    value, and the server reads numbers, times and dates as they are stored instead of
+    parsing text (a fifth less of its time for the incident table). Timestamps are UTC
+    microseconds, as ``timestamptz`` stores them.
     """
     if not copies_columns():
         for table in tables:
@@ -221,36 +234,37 @@ def tables_insert(
 
     fixed = dict(fixed or {})
     names = [*fields, *fixed]
+    types = [_arrow_type(model, name) for name in names]
+    schema = pa.schema([pa.field(f"c{k}", kind) for k, kind in enumerate(types)])
     column_list = ", ".join(_column(model, f) for f in names)
     keys = [k for k in _unconstrained_keys(model) if k in names]
-    options = pacsv.WriteOptions(include_header=False, batch_size=COPY_BATCH_ROWS)
     with connection.cursor() as cursor:
         raw = cursor.cursor
         references: dict[str, set[Any]] = {
             k: set() if fixed.get(k) is None else {fixed[k]} for k in keys
         }
-        sql = f"COPY {_table(model)} ({column_list}) FROM STDIN (FORMAT csv)"  # noqa: S608 - names from metadata
+        sql = f"COPY {_table(model)} ({column_list}) FROM STDIN (FORMAT binary)"  # noqa: S608 - names from metadata
+        encoder = ArrowToPostgresBinaryEncoder(schema)
         writer = QueuedLibpqWriter(raw)
         with connection.wrap_database_errors, raw.copy(sql, writer=writer) as stream:
+            stream.write(encoder.write_header())
             for table in tables:
                 size = table.num_rows
                 if size == 0:
                     continue
-                arrays = list(table.columns)
+                arrays = [
+                    column.cast(kind) for column, kind in zip(table.columns, types, strict=False)
+                ]
                 for name in keys:
                     if name in fields:
                         column = arrays[list(fields).index(name)]
                         references[name].update(pc.unique(pc.drop_null(column)).to_pylist())
-                for value in fixed.values():
-                    text = _csv_text(value)
-                    arrays.append(
-                        pa.nulls(size, pa.string()) if text is None else pa.repeat(text, size)
-                    )
-                whole = pa.Table.from_arrays(arrays, names=[f"c{k}" for k in range(len(names))])
+                for value, kind in zip(fixed.values(), types[len(fields) :], strict=True):
+                    arrays.append(pa.repeat(pa.scalar(value, type=kind), size))
+                whole = pa.Table.from_arrays(arrays, schema=schema)
                 for batch in whole.to_batches(max_chunksize=COPY_BATCH_ROWS):
-                    buffer = io.BytesIO()
-                    pacsv.write_csv(batch, buffer, options)
-                    stream.write(buffer.getvalue())
+                    stream.write(encoder.write_batch(batch))
+            stream.write(encoder.finish())
         _references_check(cursor, model, references, locked_here)
 
 
