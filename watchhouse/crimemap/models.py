@@ -253,9 +253,12 @@ class Incident(models.Model):
             )
         ]
         indexes = [
+            # One index by date serves the lists and digests (jurisdiction, date range,
+            # categories) and the points endpoint (the same and a box): the points are
+            # checked in the index, and an import keeps one index by date instead of two.
             models.Index(
-                fields=["jurisdiction", "occurred_date", "category"],
-                name="crimemap_incident_day",
+                fields=["jurisdiction", "occurred_date", "category", "public_lon", "public_lat"],
+                name="crimemap_incident_when",
             )
         ]
 

@@ -108,6 +108,15 @@ class Normalised:
     offence_label: list[str] = field(default_factory=list)
     offence_firearm: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
     offence_withheld: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    _texts: dict[str, pa.Array] = field(default_factory=dict, repr=False, compare=False)
+
+    def text(self, name: str) -> pa.Array:
+        """The list of strings ``name`` as an Arrow array, made once (the digest hashes it
+        and the writer sends it)."""
+        found = self._texts.get(name)
+        if found is None:
+            found = self._texts[name] = pa.array(getattr(self, name), type=pa.string())
+        return found
 
     @property
     def rows_rejected(self) -> int:
@@ -989,9 +998,7 @@ def _digest(result: Normalised, count: int, known: dict[str, np.ndarray]) -> np.
     """
 
     def text(name: str) -> pa.Array | np.ndarray:
-        if name in known:
-            return known[name]
-        return pa.array(getattr(result, name), type=pa.string())
+        return known[name] if name in known else result.text(name)
 
     columns: list[pa.Array | np.ndarray] = [
         text(name)

@@ -390,7 +390,6 @@ class _Writer:
         self.now_db = store.now_adapted(self.now)
         self.existing: dict[str, tuple[int, int, str]] = {}
         self._objects: dict[str, np.ndarray] = {}
-        self._arrays: dict[str, pa.Array] = {}
 
     def write(self) -> None:
         data = self.data
@@ -705,10 +704,7 @@ class _Writer:
 
     def _arrow(self, name: str, written: np.ndarray) -> pa.Array:
         """The list ``name`` of the normalised file as an Arrow array, for ``written``."""
-        column = self._arrays.get(name)
-        if column is None:
-            column = self._arrays[name] = pa.array(getattr(self.data, name), type=pa.string())
-        return column.take(pa.array(written, type=pa.int64()))
+        return self.data.text(name).take(pa.array(written, type=pa.int64()))
 
     def _text(self, name: str, written: np.ndarray) -> list[Any]:
         """The values of the list ``name`` of the normalised file for ``written``."""
@@ -759,7 +755,7 @@ class _Writer:
                         ]
                     ),
                     # Their incidents are this import's: created or updated by it.
-                    locked_here=("incident",),
+                    written_here=("incident",),
                 )
                 continue
             rows = iter(

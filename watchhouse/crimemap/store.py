@@ -109,7 +109,7 @@ def rows_insert(
     rows: Sequence[tuple[Any, ...]] | Iterator[tuple[Any, ...]] | pa.Table,
     *,
     fixed: Mapping[str, Any] | None = None,
-    locked_here: Collection[str] = (),
+    written_here: Collection[str] = (),
 ) -> None:
     """Insert ``rows`` (tuples of ``fields``' database values, or an Arrow table of them
     column by column) into ``model``'s table, with the database values of ``fixed`` (field:
@@ -117,7 +117,7 @@ def rows_insert(
     which SQLite binds as they come instead of holding them all.
 
     An Arrow table goes through a binary ``COPY`` where :func:`copies_columns` says so,
-    with no Python per row (see :func:`tables_insert`, also for ``locked_here``); elsewhere
+    with no Python per row (see :func:`tables_insert`, also for ``written_here``); elsewhere
     it becomes rows.
 
     Through ``COPY … FROM STDIN`` when the driver's cursor offers it (psycopg 3 on
@@ -133,7 +133,7 @@ def rows_insert(
     """
     if isinstance(rows, pa.Table):
         if copies_columns():
-            tables_insert(model, fields, [rows], fixed=fixed, locked_here=locked_here)
+            tables_insert(model, fields, [rows], fixed=fixed, written_here=written_here)
             return
         rows = list(zip(*(column.to_pylist() for column in rows.columns), strict=True))
     if isinstance(rows, Sequence) and not rows:
@@ -210,15 +210,16 @@ def tables_insert(
     tables: Iterable[pa.Table],
     *,
     fixed: Mapping[str, Any] | None = None,
-    locked_here: Collection[str] = (),
+    written_here: Collection[str] = (),
 ) -> None:
     """:func:`rows_insert` of several Arrow tables (made one after the other, as the
     iterable gives them), in one ``COPY`` where :func:`copies_columns` says so.
 
     The tables' encoded rows go to the server from a thread while the next is made, so that
-    the server stores rows as this process prepares more. ``locked_here`` names foreign
-    keys whose rows this transaction created or updated: no other can delete them before
-    it ends, so checking that they exist is enough (see :func:`_references_check`).
+    the server stores rows as this process prepares more. ``written_here`` names foreign
+    keys whose rows this transaction created or updated: they exist, and no other
+    transaction can delete them before this one ends, so they are not checked (the others
+    are, see :func:`_references_check`).
 
     Each column is cast to the Arrow type of its field (:func:`_arrow_type`) and pgpq
     encodes the rows in PostgreSQL's binary ``COPY`` format: no Python runs per row or
@@ -237,7 +238,7 @@ def tables_insert(
     types = [_arrow_type(model, name) for name in names]
     schema = pa.schema([pa.field(f"c{k}", kind) for k, kind in enumerate(types)])
     column_list = ", ".join(_column(model, f) for f in names)
-    keys = [k for k in _unconstrained_keys(model) if k in names]
+    keys = [k for k in _unconstrained_keys(model) if k in names and k not in written_here]
     with connection.cursor() as cursor:
         raw = cursor.cursor
         references: dict[str, set[Any]] = {
@@ -265,7 +266,7 @@ def tables_insert(
                 for batch in whole.to_batches(max_chunksize=COPY_BATCH_ROWS):
                     stream.write(encoder.write_batch(batch))
             stream.write(encoder.finish())
-        _references_check(cursor, model, references, locked_here)
+        _references_check(cursor, model, references)
 
 
 def _unconstrained_keys(model: type[models.Model]) -> list[str]:
@@ -282,25 +283,22 @@ def _references_check(
     cursor: Any,
     model: type[models.Model],
     references: Mapping[str, Collection[Any]],
-    locked_here: Collection[str],
 ) -> None:
     """What a foreign-key constraint's checks would do, once per distinct value instead of
     once per row: every referenced row must exist, and is locked (``FOR KEY SHARE``) so that
-    it cannot go before the commit; rows this transaction created or updated
-    (``locked_here``) need no lock."""
+    it cannot go before the commit."""
     for name, distinct in references.items():
         field = model._meta.get_field(name)
         assert isinstance(field, models.ForeignKey)  # noqa: S101 - from _unconstrained_keys
         target = field.target_field
         table = connection.ops.quote_name(target.model._meta.db_table)
         column = _column(target.model, target.name)
-        lock = "" if name in locked_here else " FOR KEY SHARE"
         values = sorted(distinct)
         for start in range(0, len(values), REFERENCE_BATCH):
             chunk = values[start : start + REFERENCE_BATCH]
             cursor.execute(
                 f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {column} = ANY(%s)"  # noqa: S608 - names from metadata
-                f"{lock}) AS referenced",
+                " FOR KEY SHARE) AS referenced",
                 [chunk],
             )
             (count,) = cursor.fetchone()
