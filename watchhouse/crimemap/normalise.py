@@ -67,6 +67,23 @@ class Rejection:
     detail: str
 
 
+@dataclass(frozen=True)
+class Coded:
+    """A column of text as its distinct ``values`` (an object array of str) and, per entry,
+    the position of its value (``indices``)."""
+
+    values: np.ndarray
+    indices: np.ndarray
+
+    @classmethod
+    def of(cls, values: Sequence[str], indices: np.ndarray) -> Coded:
+        return cls(np.array(values, dtype=object), np.asarray(indices, dtype=np.int64))
+
+    def take(self, rows: np.ndarray) -> Coded:
+        """The entries ``rows``."""
+        return Coded(self.values, self.indices[rows])
+
+
 @dataclass
 class Normalised:
     """A file in the incident schema: one entry per incident, one per offence."""
@@ -117,6 +134,12 @@ class Normalised:
         if found is None:
             found = self._texts[name] = pa.array(getattr(self, name), type=pa.string())
         return found
+
+    def text_set(self, name: str, coded: Coded) -> None:
+        """Set the list of strings ``name`` and its Arrow array from ``coded``: both are
+        made from its few distinct values, not one value at a time."""
+        setattr(self, name, coded.values[coded.indices].tolist())
+        self._texts[name] = pa.array(coded.values, type=pa.string()).take(coded.indices)
 
     @property
     def rows_rejected(self) -> int:
@@ -382,7 +405,8 @@ def incidents_normalise(
     firearm = np.maximum.reduceat(offences.firearm[order], starts)
     domestic_any = np.maximum.reduceat(domestic[order], starts)
 
-    reason = np.full(heads.size, "", dtype=object)
+    reasons = [""]
+    reason_code = np.zeros(heads.size, dtype=np.int64)
     for mask, why in (
         (domestic_any > 0, WithheldReason.DOMESTIC if policy.withhold_domestic else ""),
         (np.logical_or.reduceat(offences.by_nibrs[order], starts), WithheldReason.NIBRS),
@@ -391,7 +415,9 @@ def incidents_normalise(
         (marker[heads], WithheldReason.SOURCE),
     ):
         if why:
-            reason[mask] = str(why)
+            reason_code[mask] = len(reasons)
+            reasons.append(str(why))
+    reason = Coded.of(reasons, reason_code)
 
     result.record_id = _pick(ids, heads)
     result.occurred_us = _to_utc_us(start_local[heads], mapping.time_zone)
@@ -399,29 +425,29 @@ def incidents_normalise(
     result.until_us = np.where(
         until_local >= 0, _to_utc_us(np.maximum(until_local, 0), mapping.time_zone), -1
     )
-    result.precision = [_PRECISIONS[p] for p in precision[heads]]
+    result.text_set("precision", Coded.of(_PRECISIONS, precision[heads]))
     result.local_date = (start_local[heads] // 86400).astype("datetime64[D]")
-    result.category = offences.pick("category", primary)
-    result.nibrs = offences.pick("nibrs", primary)
-    result.against = offences.pick("against", primary)
-    result.label = _pick(offences.label, primary)
+    for name in ("category", "nibrs", "against"):
+        result.text_set(name, offences.pick(name, primary))
+    result.text_set("label", offences.label.take(primary))
     result.offence_count = counts.astype(np.int64)
     result.firearm = firearm.astype(np.int8)
     result.domestic = domestic_any.astype(np.int8)
-    result.address = _texts(place_text, heads)
+    result.text_set("address", _texts(place_text, heads))
     result.lat, result.lon = lat[heads], lon[heads]
-    result.withheld_reason = [str(r) for r in reason]
-    result.place_kind, result.place_label = _places(place_text, mapping, heads)
+    result.text_set("withheld_reason", reason)
+    place_kind, place_label = _places(place_text, mapping, heads)
+    result.text_set("place_kind", place_kind)
+    result.text_set("place_label", place_label)
     result.areas = {kind: found[heads] for kind, found in area_ids.items()}
-    result.area_label = _texts(area_label, heads)
-    result.area_code = _texts(area_code, heads)
+    result.text_set("area_label", _texts(area_label, heads))
+    result.text_set("area_code", _texts(area_code, heads))
 
     result.offence_incident = owner.astype(np.int64)
     result.offence_position = position.astype(np.int64)
-    result.offence_category = offences.pick("category", order)
-    result.offence_nibrs = offences.pick("nibrs", order)
-    result.offence_against = offences.pick("against", order)
-    result.offence_label = _pick(offences.label, order)
+    for name in ("category", "nibrs", "against"):
+        result.text_set(f"offence_{name}", offences.pick(name, order))
+    result.text_set("offence_label", offences.label.take(order))
     result.offence_firearm = offences.firearm[order]
     result.offence_withheld = offences.withheld[order]
     # Hashes of the columns known by a few distinct values, for the digest.
@@ -679,16 +705,22 @@ def _label_areas(
 
 def _places(
     place_text: pa.Array | None, mapping: Mapping, heads: np.ndarray
-) -> tuple[list[str], list[str]]:
+) -> tuple[Coded, Coded]:
     """The public place (kind and label) of each head row."""
     if place_text is None:
-        return [""] * heads.size, [""] * heads.size
+        none = Coded.of([""], np.zeros(heads.size, dtype=np.int64))
+        return none, none
     text = place_text.take(pa.array(heads))
     unknown = mapping.unknown_places
     if mapping.address_column or mapping.block_column:
-        return places_from_addresses(text, unknown=unknown)
-    places = _lookup(text, lambda v: place_from_label(v, unknown=unknown), NO_PLACE)
-    return [p.kind for p in places], [p.label for p in places]  # type: ignore[attr-defined]
+        return _places_from_addresses(text, unknown=unknown)
+    encoded = pc.dictionary_encode(text)
+    places = [place_from_label(v, unknown=unknown) for v in encoded.dictionary.to_pylist()]
+    indices = pc.fill_null(encoded.indices, len(places)).to_numpy(zero_copy_only=False)
+    return (
+        Coded.of([*(p.kind for p in places), NO_PLACE.kind], indices),
+        Coded.of([*(p.label for p in places), NO_PLACE.label], indices),
+    )
 
 
 # The common shapes of an address, as place_from_address reads them (RE2 syntax).
@@ -708,13 +740,16 @@ def places_from_addresses(
 
     Each distinct address is read once (a city's addresses repeat: the same blocks, the same
     corners) and its place spread back over the rows; a missing one has no place."""
+    kinds, labels = _places_from_addresses(text, unknown=unknown)
+    return kinds.values[kinds.indices].tolist(), labels.values[labels.indices].tolist()
+
+
+def _places_from_addresses(text: pa.Array, *, unknown: frozenset[str]) -> tuple[Coded, Coded]:
+    """:func:`places_from_addresses`, coded."""
     encoded = pc.dictionary_encode(pc.cast(text, pa.string()))
     kinds, labels = _distinct_places(encoded.dictionary, unknown)
-    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
-    return (
-        np.array([*kinds, ""], dtype=object)[indices].tolist(),
-        np.array([*labels, ""], dtype=object)[indices].tolist(),
-    )
+    indices = pc.fill_null(encoded.indices, len(kinds)).to_numpy(zero_copy_only=False)
+    return Coded.of([*kinds, ""], indices), Coded.of([*labels, ""], indices)
 
 
 def _distinct_places(text: pa.Array, unknown: frozenset[str]) -> tuple[list[str], list[str]]:
@@ -759,15 +794,19 @@ def _distinct_places(text: pa.Array, unknown: frozenset[str]) -> tuple[list[str]
     return kinds, labels
 
 
-def _texts(array: pa.Array | None, heads: np.ndarray) -> list[str]:
+def _texts(array: pa.Array | None, heads: np.ndarray) -> Coded:
     """The head rows' values of ``array`` ("" for none), cut to 200 characters, each
     distinct value cut once."""
     if array is None:
-        return [""] * heads.size
-    encoded = pc.dictionary_encode(array.take(pa.array(heads)))
+        return Coded.of([""], np.zeros(heads.size, dtype=np.int64))
+    return _cut(pc.dictionary_encode(array.take(pa.array(heads))))
+
+
+def _cut(encoded: pa.DictionaryArray) -> Coded:
+    """Dictionary-encoded text, each value cut to 200 characters ("" for none)."""
     values = [(v or "")[:200] for v in encoded.dictionary.to_pylist()]
-    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
-    return np.array([*values, ""], dtype=object)[indices].tolist()
+    indices = pc.fill_null(encoded.indices, len(values)).to_numpy(zero_copy_only=False)
+    return Coded.of([*values, ""], indices)
 
 
 # Offences.
@@ -777,7 +816,7 @@ def _texts(array: pa.Array | None, heads: np.ndarray) -> list[str]:
 class _Offences:
     combination: np.ndarray  # per row: which distinct combination of offence values
     coding: dict[str, np.ndarray]  # category, nibrs, against -> value per combination
-    label: list[str]
+    label: Coded  # per row
     rank: np.ndarray
     firearm: np.ndarray
     withheld: np.ndarray
@@ -785,9 +824,9 @@ class _Offences:
     by_category: np.ndarray
     by_nibrs: np.ndarray
 
-    def pick(self, name: str, rows: np.ndarray) -> list[str]:
+    def pick(self, name: str, rows: np.ndarray) -> Coded:
         """The ``name`` coding (category, nibrs or against) of each of ``rows``."""
-        return self.coding[name][self.combination[rows]].tolist()
+        return Coded(self.coding[name], self.combination[rows])
 
 
 def _offences(
@@ -839,7 +878,7 @@ def _offences(
         if len(labels) == 1
         else pc.binary_join_element_wise(*labels, ": ", null_handling="skip")
     )
-    label_values = [(v or "")[:200] for v in pc.fill_null(joined, "").to_pylist()]
+    label = _cut(pc.dictionary_encode(joined))
     ranks = np.array([CATEGORY_RANK.get(c, len(CATEGORY_RANK)) for c in category])[inverse]
     by_rule = np.array([r[4] for r in resolved], dtype=bool)[inverse]
     by_category = np.array([r[5] for r in resolved], dtype=bool)[inverse]
@@ -854,7 +893,7 @@ def _offences(
             "nibrs": np.array(nibrs, dtype=object),
             "against": np.array(against, dtype=object),
         },
-        label=label_values,
+        label=label,
         rank=ranks,
         firearm=firearm,
         withheld=by_rule | by_category | by_nibrs,
