@@ -116,25 +116,33 @@ def rows_insert(
     value) in every row. Tuples may come from an iterator (such as a ``zip`` of columns),
     which SQLite binds as they come instead of holding them all.
 
-    An Arrow table goes through a binary ``COPY`` where :func:`copies_columns` says so,
-    with no Python per row (see :func:`tables_insert`, also for ``written_here``); elsewhere
-    it becomes rows.
-
-    Through ``COPY … FROM STDIN`` when the driver's cursor offers it (psycopg 3 on
-    PostgreSQL, where it is many times faster than any INSERT), else through one prepared
-    ``INSERT`` run by ``executemany`` (SQLite's fastest way), with the fixed values written
-    into the statement once instead of bound in every row. Either way the rows are the same
-    database values, so both paths store the same thing.
+    Through a binary ``COPY`` where :func:`copies_columns` says so (psycopg 3 on PostgreSQL,
+    where it is many times faster than any INSERT; tuples become an Arrow table first, see
+    :func:`tables_insert`, also for ``written_here``), else through one prepared ``INSERT``
+    run by ``executemany`` (SQLite's fastest way), with the fixed values written into the
+    statement once instead of bound in every row. Either way the rows are the same database
+    values, so both paths store the same thing.
 
     Only the COPY path checks the references the database does not (foreign keys without a
     constraint, :func:`_references_check`): rows come this way on SQLite, where a
     transaction holds the whole database for writing from its start (``IMMEDIATE``), so no
     row the import read in it can be deleted before it commits.
     """
+    if copies_columns():
+        if not isinstance(rows, pa.Table):
+            listed = list(rows)
+            if not listed:
+                return
+            rows = pa.Table.from_arrays(
+                [
+                    pa.array(column, type=_arrow_type(model, name))
+                    for column, name in zip(zip(*listed, strict=True), fields, strict=True)
+                ],
+                names=list(fields),
+            )
+        tables_insert(model, fields, [rows], fixed=fixed, written_here=written_here)
+        return
     if isinstance(rows, pa.Table):
-        if copies_columns():
-            tables_insert(model, fields, [rows], fixed=fixed, written_here=written_here)
-            return
         rows = list(zip(*(column.to_pylist() for column in rows.columns), strict=True))
     if isinstance(rows, Sequence) and not rows:
         return
@@ -150,18 +158,6 @@ def rows_insert(
         return
     extra = tuple(fixed.values())
     with connection.cursor() as cursor:
-        raw = cursor.cursor
-        copy = getattr(raw, "copy", None)
-        if copy is not None:
-            with copy(f"COPY {_table(model)} ({columns}) FROM STDIN") as stream:
-                write = stream.write_row
-                if extra:
-                    for row in rows:
-                        write(row + extra)
-                else:
-                    for row in rows:
-                        write(row)
-            return
         marks = ", ".join(["%s"] * len(names))
         sql = f"INSERT INTO {_table(model)} ({columns}) VALUES ({marks})"  # noqa: S608 - names from metadata
         listed = list(rows)
