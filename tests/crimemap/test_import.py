@@ -443,9 +443,9 @@ def _stored(source: str) -> tuple[list[tuple[object, ...]], list[tuple[object, .
 def test_rows_written_column_by_column_store_what_rows_written_one_by_one_do(
     grid, write_export, mapping_file, monkeypatch
 ):
-    # On PostgreSQL incidents and offences go through COPY as Arrow-written CSV; every
-    # value (quotes, commas, NULLs, floats, times, dates, flags) reads back the same as
-    # when the same rows are written as Python tuples.
+    # On PostgreSQL incidents, offences and blocks go through a binary COPY of Arrow
+    # columns; every value (quotes, commas, NULLs, floats, times, dates, flags, small
+    # integers) reads back the same as when the same rows are written as Python tuples.
     path = write_export(
         [
             row("A1"),
