@@ -463,6 +463,49 @@ def test_rows_written_column_by_column_store_what_rows_written_one_by_one_do(
     assert columns == tuples
 
 
+def test_missing_values_are_stored_as_null_whatever_stands_in_for_them(
+    grid, write_export, mapping_file, monkeypatch
+):
+    # On SQLite NULLs and flags are bound as values of the column's kind (-1, "", NaN, 1/0)
+    # and the statement turns them back: the database holds NULL, and an import, a
+    # correction and an update of block points store what binding None and True/False does.
+    from django.db import connection
+
+    rows = [
+        row("A1", gun=""),
+        row("A1", code="13A", label="ASSAULT", gun="Y"),
+        row("B2", address="", lat="", lon="", hood="South East", gun=""),
+        row("C3", code="NEIGHBOUR DISPUTE", label="DISPUTE", dv=""),
+    ]
+    path = write_export(rows)
+    corrected = write_export([row("B2", address="", lat="", lon="", gun="Y")], name="b2.csv")
+    for source in ("bound", "none"):
+        if source == "none":
+            monkeypatch.setattr(store, "stand_ins", lambda: False)
+        _import(path, mapping_file, source=source)
+        _import(corrected, mapping_file, source=source)
+    bound, none = _stored("bound"), _stored("none")
+    assert bound == none
+    table = connection.ops.quote_name(Incident._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT record_id, firearm IS NULL, domestic IS NULL, occurred_until IS NULL,"  # noqa: S608 - test's own names
+            f" exact_lat IS NULL, public_lat IS NULL, block_id IS NULL, beat_id IS NULL,"
+            f" neighbourhood_id IS NULL, withheld FROM {table} WHERE source_id ="
+            f" (SELECT id FROM crimemap_incidentsource WHERE slug = %s) ORDER BY record_id",
+            ["bound"],
+        )
+        stored = [(r[0], *(bool(v) for v in r[1:])) for r in cursor.fetchall()]
+    assert stored == [
+        ("A1", False, False, True, False, False, False, True, False, False),
+        ("B2", False, False, True, True, True, True, True, False, False),
+        ("C3", False, True, True, False, True, True, True, False, True),
+    ]
+    a1 = Incident.objects.get(source__slug="bound", record_id="A1")
+    assert (a1.firearm, a1.domestic, a1.withheld) == (True, False, False)
+    assert list(a1.offences.values_list("firearm", "withheld")) == [(None, False), (True, False)]
+
+
 def test_rows_written_column_by_column_must_refer_to_rows_that_exist(grid):
     """Incidents' and offences' references have no database constraint (PostgreSQL would
     check them row by row): on PostgreSQL the COPY path checks each distinct one itself; on

@@ -639,7 +639,7 @@ class _Writer:
             text("address", written),
             store.floats(lat[written]),
             store.floats(lon[written]),
-            public.withheld[written].tolist(),
+            store.booleans(public.withheld[written]),
             text("withheld_reason", written),
             public.place_label[written].tolist(),
             public.place_kind[written].tolist(),
@@ -767,7 +767,7 @@ class _Writer:
                     self._text("offence_against", part),
                     self._text("offence_label", part),
                     store.flags(data.offence_firearm[part]),
-                    data.offence_withheld[part].tolist(),
+                    store.booleans(data.offence_withheld[part]),
                     strict=True,
                 )
             )

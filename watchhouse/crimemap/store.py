@@ -89,6 +89,41 @@ def _literal(value: Any) -> str:
     raise TypeError(f"No SQLite literal for {type(value).__name__}.")
 
 
+# On SQLite a parameter that is None, True or False takes the sqlite3 module's slow path (it
+# looks for an adapter first): ten times what an int, float or str costs to bind, and most of
+# an incident row's cost where it has several. So where :func:`stand_ins` says so, the helpers
+# below give each column's NULL as a value of the column's own kind: -1 for references and
+# flags (whose values are never negative), "" for times and dates, NaN for floats (which
+# SQLite stores as NULL, https://sqlite.org/floatingpoint.html); :func:`_mark` turns the first
+# two back into NULL in the statement, and booleans come as 1 and 0, as SQLite stores them.
+NULL_NUMBER = -1
+NULL_TIME = ""
+
+
+def stand_ins() -> bool:
+    """Whether the value helpers give NULL and booleans as stand-ins (on SQLite)."""
+    return connection.vendor == "sqlite"
+
+
+def _mark(model: type[models.Model], name: str, mark: str) -> str:
+    """The parameter ``mark`` of field ``name`` in an INSERT or UPDATE, wrapped to read the
+    field's NULL stand-in as NULL where :func:`stand_ins` says so (None reads as NULL too)."""
+    field = model._meta.get_field(name)
+    if not stand_ins() or not getattr(field, "null", False):
+        return mark
+    if isinstance(field, models.ForeignKey) or field.get_internal_type() in _NUMBERED:
+        return f"NULLIF({mark}, {NULL_NUMBER:d})"
+    if field.get_internal_type() in ("DateTimeField", "DateField"):
+        return f"NULLIF({mark}, '{NULL_TIME}')"
+    return mark
+
+
+# Nullable fields whose values are never negative: -1 can stand for their NULL.
+_NUMBERED = frozenset(
+    {"BooleanField", "PositiveIntegerField", "PositiveSmallIntegerField", "PositiveBigIntegerField"}
+)
+
+
 def _sqlite_executemany(sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
     """``executemany`` on the driver's own cursor: Django's SQLite cursor copies every row
     through an iterator to peek at the first one, which costs more than binding it. The
@@ -150,7 +185,8 @@ def rows_insert(
     names = [*fields, *fixed]
     columns = ", ".join(_column(model, f) for f in names)
     if connection.vendor == "sqlite":
-        values = ", ".join(["?"] * len(fields) + [_literal(v) for v in fixed.values()])
+        marks = [_mark(model, name, "?") for name in fields]
+        values = ", ".join(marks + [_literal(v) for v in fixed.values()])
         _sqlite_executemany(
             f"INSERT INTO {_table(model)} ({columns}) VALUES ({values})",  # noqa: S608 - names from metadata
             rows,
@@ -318,7 +354,7 @@ def rows_update(
     if not rows:
         return
     fixed = dict(fixed or {})
-    sets = ", ".join(f"{_column(model, f)} = %s" for f in [*fields, *fixed])
+    sets = ", ".join(f"{_column(model, f)} = {_mark(model, f, '%s')}" for f in [*fields, *fixed])
     where = _column(model, key)
     sql = f"UPDATE {_table(model)} SET {sets} WHERE {where} = %s"  # noqa: S608 - names from metadata
     extra = tuple(fixed.values())
@@ -360,7 +396,7 @@ def datetimes_adapt(microseconds: np.ndarray) -> list[Any]:
     if values is None:
         values = [adapt(moment) for moment in moments.to_pylist()]
     if unique[0] < 0:
-        values[0] = None
+        values[0] = NULL_TIME if stand_ins() else None
     table = np.empty(len(values), dtype=object)
     table[:] = values
     return table[inverse.ravel()].tolist()
@@ -385,7 +421,9 @@ def now_adapted(now: datetime) -> Any:
 
 
 def floats(values: np.ndarray) -> list[float | None]:
-    """Floats with NaN as NULL."""
+    """Floats with NaN as NULL (kept as NaN where :func:`stand_ins` says so)."""
+    if stand_ins():
+        return values.astype(np.float64).tolist()
     out = values.astype(object)
     out[np.isnan(values)] = None
     return out.tolist()
@@ -395,13 +433,27 @@ def floats(values: np.ndarray) -> list[float | None]:
 _FLAGS = np.array([None, False, True], dtype=object)
 
 
-def flags(values: np.ndarray) -> list[bool | None]:
-    """1/0/-1 as True/False/NULL."""
-    return _FLAGS[np.asarray(values, dtype=np.int64) + 1].tolist()
+def flags(values: np.ndarray) -> list[bool | int | None]:
+    """1/0/-1 as True/False/NULL (as they are where :func:`stand_ins` says so)."""
+    values = np.asarray(values, dtype=np.int64)
+    if stand_ins():
+        return values.tolist()
+    return _FLAGS[values + 1].tolist()
+
+
+def booleans(values: np.ndarray) -> list[bool | int]:
+    """Booleans (as 1 and 0 where :func:`stand_ins` says so)."""
+    if stand_ins():
+        return np.asarray(values, dtype=np.int64).tolist()
+    return np.asarray(values, dtype=bool).tolist()
 
 
 def ids(values: np.ndarray) -> list[int | None]:
-    """Area or other ids with -1 as NULL."""
+    """Area or other ids with -1 (or any negative value) as NULL (as -1 where
+    :func:`stand_ins` says so)."""
+    values = np.asarray(values, dtype=np.int64)
+    if stand_ins():
+        return np.where(values < 0, NULL_NUMBER, values).tolist()
     out = values.astype(object)
     out[values < 0] = None
     return out.tolist()
