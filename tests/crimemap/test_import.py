@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from contextlib import closing
 from io import StringIO
 from pathlib import Path
 
@@ -504,6 +505,42 @@ def test_missing_values_are_stored_as_null_whatever_stands_in_for_them(
     a1 = Incident.objects.get(source__slug="bound", record_id="A1")
     assert (a1.firearm, a1.domestic, a1.withheld) == (True, False, False)
     assert list(a1.offences.values_list("firearm", "withheld")) == [(None, False), (True, False)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_copies_an_imports_log_into_the_database_file_after_the_commit(
+    grid, write_export, mapping_file, monkeypatch
+):
+    import sqlite3
+
+    from django.db import connection
+
+    threads = []
+
+    def started(name: str):  # type: ignore[no-untyped-def]
+        # By now the import has committed: another connection sees its incidents.
+        with closing(sqlite3.connect(name)) as other:
+            (seen,) = other.execute("SELECT count(*) FROM crimemap_incident").fetchone()
+        threads.append((seen, original(name)))
+        return threads[-1][1]
+
+    original = store.checkpoint_later
+    monkeypatch.setattr(store, "checkpoint_later", started)
+    report = _import(write_export([row("A1"), row("B2"), row("C3")]), mapping_file)
+    assert report.incidents_created == 3
+    if connection.vendor != "sqlite":
+        assert threads == []  # PostgreSQL checkpoints in its own processes
+        return
+    [(seen, thread)] = threads
+    assert seen == 3
+    thread.join(timeout=30)
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        assert cursor.fetchone() == (1000,)  # the connection's own setting is back
+        # Far fewer pages than the automatic checkpoint waits for, yet all are copied.
+        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        busy, logged, copied = cursor.fetchone()
+    assert busy == 0 and 0 < logged < 1000 and copied == logged
 
 
 def test_rows_written_column_by_column_must_refer_to_rows_that_exist(grid):

@@ -135,7 +135,7 @@ def incidents_import(
             "points were not checked against the jurisdiction (import areas with import-areas)."
         )
 
-    with transaction.atomic():
+    with store.bulk_writes(), transaction.atomic():
         if place is None:
             place = _jurisdiction_create(jurisdiction or "")
         # Imports into one jurisdiction take turns: they share its hundred blocks.
@@ -154,10 +154,9 @@ def incidents_import(
         writer = _Writer(
             report=report, feed=feed, place=place, data=normalised, mapping=chosen, policy=policy
         )
-        with store.bulk_writes():
-            writer.write()
-            if withdraw_missing:
-                writer.withdraw_missing()
+        writer.write()
+        if withdraw_missing:
+            writer.withdraw_missing()
         ImportRejection.objects.bulk_create(
             [
                 ImportRejection(

@@ -17,9 +17,11 @@ checked once per distinct referenced row (see :func:`_references_check`).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from django.db import IntegrityError, connection, models
 from pgpq import ArrowToPostgresBinaryEncoder
+
+logger = logging.getLogger(__name__)
 
 # Rows handed to the driver per executemany call.
 BATCH = 5_000
@@ -46,23 +50,57 @@ SQLITE_IMPORT_CACHE_KIB = 256 * 1024
 
 @contextmanager
 def bulk_writes() -> Iterator[None]:
-    """Tune the connection for writing many rows, and put it back after.
+    """Tune the connection for writing many rows in one transaction (the block wraps it),
+    and put it back after.
 
-    Only the page cache changes (on SQLite): durability settings stay as they are, so an
-    import that commits survives a crash like any other transaction.
+    On SQLite the page cache grows for the block, and the commit leaves out the checkpoint
+    that would follow it (copying every page the transaction wrote from the write-ahead log
+    into the database file: a tenth of a 2,000,000-row import's time): once the block has
+    committed, a thread checkpoints with its own connection while this one goes on, as
+    https://sqlite.org/wal.html suggests for applications that want fast commits. The
+    commit is as durable either way (the log holds it). When the block runs inside a
+    transaction that is still open, it is left to that transaction's commit, as usual.
     """
     if connection.vendor != "sqlite":
         yield
         return
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA cache_size")
-        (previous,) = cursor.fetchone()
+        (cache,) = cursor.fetchone()
+        cursor.execute("PRAGMA journal_mode")
+        (journal,) = cursor.fetchone()
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        (checkpoint,) = cursor.fetchone()
         cursor.execute(f"PRAGMA cache_size = -{SQLITE_IMPORT_CACHE_KIB:d}")
+        cursor.execute("PRAGMA wal_autocheckpoint = 0")
+    committed = False
     try:
         yield
+        committed = not connection.in_atomic_block
     finally:
         with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA cache_size = {int(previous):d}")
+            cursor.execute(f"PRAGMA cache_size = {int(cache):d}")
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {int(checkpoint):d}")
+    if committed and str(journal).lower() == "wal" and int(checkpoint) > 0:
+        checkpoint_later(connection.settings_dict["NAME"])
+
+
+def checkpoint_later(name: str) -> threading.Thread:
+    """Start a thread that copies the committed pages of SQLite database ``name``'s
+    write-ahead log into the database file (a PASSIVE checkpoint: it waits for no reader or
+    writer, and what it leaves is copied by the next). Not a daemon: a command that ends
+    right after an import waits for it."""
+
+    def run() -> None:
+        try:
+            with closing(sqlite3.connect(name, timeout=60)) as database:
+                database.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            logger.warning("Checkpoint of %s after an import failed.", name, exc_info=True)
+
+    thread = threading.Thread(target=run, name="watchhouse-sqlite-checkpoint")
+    thread.start()
+    return thread
 
 
 def _table(model: type[models.Model]) -> str:
@@ -185,8 +223,9 @@ def rows_insert(
     names = [*fields, *fixed]
     columns = ", ".join(_column(model, f) for f in names)
     if connection.vendor == "sqlite":
-        marks = [_mark(model, name, "?") for name in fields]
-        values = ", ".join(marks + [_literal(v) for v in fixed.values()])
+        values = ", ".join(
+            [_mark(model, name, "?") for name in fields] + [_literal(v) for v in fixed.values()]
+        )
         _sqlite_executemany(
             f"INSERT INTO {_table(model)} ({columns}) VALUES ({values})",  # noqa: S608 - names from metadata
             rows,
