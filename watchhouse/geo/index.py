@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import shapely
+from scipy import ndimage
 from shapely.geometry.base import BaseGeometry
 
 NO_AREA = -1
@@ -132,21 +133,26 @@ class AreaIndex:
     def _resolve(self, marked: np.ndarray) -> np.ndarray:
         """The grid: each unmarked cell's answer, :data:`_BOUNDARY` for marked cells.
 
-        Neighbouring unmarked cells in a row share their answer (no boundary separates them),
-        so only the first cell of each run along a row needs the exact test. Rows begin and
-        end with spare cells outside every area, so runs that wrap from one row to the next
-        join two "no area" cells and stay correct.
+        Unmarked cells that share an edge share their answer: a boundary between them would
+        touch both, and both would be marked. So each region of unmarked cells joined by
+        their edges (scipy's connected-component labelling) needs the exact test at one of
+        its cells only: a few hundred tests for a city's neighbourhoods, where testing the
+        first cell of every run along a row took tens of thousands.
         """
-        free = ~marked.ravel()
-        starts = free & ~np.concatenate(([False], free[:-1]))
-        start_cells = np.flatnonzero(starts)
-        run = np.cumsum(starts) - 1
-        cx = start_cells % self.nx + 0.5
-        cy = start_cells // self.nx + 0.5
-        answers = self._exact(cx / self.sx + self.x0, cy / self.sy + self.y0)
-        grid = np.full(free.size, _BOUNDARY, dtype=self._dtype)
-        grid[free] = answers[run[free]].astype(self._dtype)
-        return grid
+        labels, count = ndimage.label(~marked)
+        flat = labels.ravel()
+        # The first cell of each region: among the cells where a row's run of a region
+        # begins, the first of each label.
+        starts = np.flatnonzero(flat != np.concatenate(([0], flat[:-1])))
+        starts = starts[flat[starts] > 0]
+        regions, first = np.unique(flat[starts], return_index=True)
+        cells = starts[first]
+        answers = np.full(count + 1, _BOUNDARY, dtype=np.int64)
+        answers[regions] = self._exact(
+            (cells % self.nx + 0.5) / self.sx + self.x0,
+            (cells // self.nx + 0.5) / self.sy + self.y0,
+        )
+        return answers.astype(self._dtype)[flat]
 
     # Looking up
 
