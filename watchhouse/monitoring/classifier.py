@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 import numpy as np
-import scipy.sparse as sp  # type: ignore[import-untyped]
+import scipy.sparse as sp
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
