@@ -106,7 +106,11 @@ def test_withheld_incidents_show_nothing_finer_than_their_area(
 def test_a_block_shows_its_mean_point_once_it_has_points_in_two_places(
     grid, write_export, mapping_file
 ):
-    _import(write_export([row("A", lat="38.6150", lon="-90.2950")]), mapping_file)
+    elsewhere = row("C", address="1420 PINE ST", lat="38.6146", lon="-90.2946")
+    _import(write_export([row("A", lat="38.6150", lon="-90.2950"), elsewhere]), mapping_file)
+    c_point = Incident.objects.values_list("public_lat", "public_lon", "public_h3").get(
+        record_id="C"
+    )
     a = Incident.objects.get(record_id="A")
     # One house on the block: the public point is its offset point, not the house.
     cell = h3.latlng_to_cell(38.615, -90.295, 10)
@@ -116,15 +120,23 @@ def test_a_block_shows_its_mean_point_once_it_has_points_in_two_places(
         write_export([row("B", address="1931 OLIVE ST", lat="38.6152", lon="-90.2954")], "b.csv"),
         mapping_file,
     )
-    block = HundredBlock.objects.get()
+    block = HundredBlock.objects.get(name="19XX OLIVE ST")
     assert (block.point_count, block.lat, block.lon) == (
         2, pytest.approx(38.6151), pytest.approx(-90.2952)
     )  # fmt: skip
     # The first incident moved to the block's new point with the second.
-    for incident in Incident.objects.all():
+    for incident in Incident.objects.filter(block=block):
         assert (incident.public_lat, incident.public_lon, incident.public_h3) == (
             block.lat, block.lon, block.h3
         )  # fmt: skip
+    assert sorted(Incident.objects.filter(block=block).values_list("record_id", flat=True)) == [
+        "A", "B"
+    ]  # fmt: skip
+    # An incident at another block stays where it was.
+    assert (
+        Incident.objects.values_list("public_lat", "public_lon", "public_h3").get(record_id="C")
+        == c_point
+    )
 
 
 @pytest.mark.django_db

@@ -241,9 +241,13 @@ class Incident(models.Model):
     public_lat = models.FloatField(null=True, blank=True)
     public_lon = models.FloatField(null=True, blank=True)
     public_h3 = models.CharField(max_length=CELL_ID_LENGTH, blank=True)
+    # No index of its own: an import is the only writer that looks incidents up by their
+    # block, and does it once for all the blocks it moved, reading the table once
+    # (:func:`watchhouse.crimemap.store.rows_update_joined`); keeping an index for that cost
+    # every incident written a fifth more.
     block = models.ForeignKey(
         HundredBlock, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents",
-        db_constraint=False,
+        db_constraint=False, db_index=False,
     )  # fmt: skip
     neighbourhood = models.ForeignKey(
         Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False,

@@ -560,7 +560,9 @@ class _Writer:
             ).values_list("id", "name"):
                 pk[index[name]] = block_pk
         # Every shown incident at a block whose point moved gets the new point.
-        store.rows_update(Incident, ("public_lat", "public_lon", "public_h3"), moved, key="block")
+        store.rows_update_joined(
+            Incident, ("public_lat", "public_lon", "public_h3"), moved, "block"
+        )
         return _Blocks(names=names, pk=pk, lat=lat, lon=lon, h3=cell, moved=moved)
 
     def _stored_blocks(self, by_name: dict[str, int], fields: tuple[str, ...]) -> Iterator[Any]:

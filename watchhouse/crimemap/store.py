@@ -385,17 +385,15 @@ def rows_update(
     fields: Sequence[str],
     rows: Sequence[tuple[Any, ...]],
     *,
-    key: str = "id",
     fixed: Mapping[str, Any] | None = None,
 ) -> None:
     """Set ``fields`` (and ``fixed``, field: value, alike for every row) of the rows whose
-    ``key`` (default: the primary key) is each tuple's last value."""
+    primary key is each tuple's last value."""
     if not rows:
         return
     fixed = dict(fixed or {})
     sets = ", ".join(f"{_column(model, f)} = {_mark(model, f, '%s')}" for f in [*fields, *fixed])
-    where = _column(model, key)
-    sql = f"UPDATE {_table(model)} SET {sets} WHERE {where} = %s"  # noqa: S608 - names from metadata
+    sql = f"UPDATE {_table(model)} SET {sets} WHERE {_column(model, model._meta.pk.name)} = %s"  # noqa: S608 - names from metadata
     extra = tuple(fixed.values())
     with connection.cursor() as cursor:
         for start in range(0, len(rows), BATCH):
@@ -403,6 +401,51 @@ def rows_update(
             if extra:
                 batch = [(*row[:-1], *extra, row[-1]) for row in batch]
             cursor.executemany(sql, batch)
+
+
+# The temporary table :func:`rows_update_joined` fills; on PostgreSQL and SQLite it is named
+# in the connection's own temporary schema, so no table of the database can be meant.
+_JOINED = "watchhouse_update_rows"
+_TEMPORARY_SCHEMA = {"postgresql": "pg_temp.", "sqlite": "temp."}
+
+
+def rows_update_joined(
+    model: type[models.Model], fields: Sequence[str], rows: Sequence[tuple[Any, ...]], key: str
+) -> None:
+    """Set ``fields`` of every row whose ``key`` is a tuple's last value, with one UPDATE
+    joined to a temporary table of the tuples (keyed by its primary key) instead of one
+    statement per tuple: a column with many rows per value then needs no index of its own,
+    as the database reads the table once and looks each row's value up in the small one."""
+    if not rows:
+        return
+    table = _TEMPORARY_SCHEMA.get(connection.vendor, "") + _JOINED
+    names = [*fields, key]
+    columns = [connection.ops.quote_name(f"c{n}") for n in range(len(names))]
+    types = [model._meta.get_field(name).db_type(connection) for name in names]
+    definitions = ", ".join(f"{c} {t}" for c, t in zip(columns, types, strict=True))
+    sets = ", ".join(
+        f"{_column(model, f)} = joined.{c}" for f, c in zip(fields, columns[:-1], strict=True)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {_JOINED} ({definitions}, PRIMARY KEY ({columns[-1]}))"
+        )
+        marks = ", ".join(["%s"] * len(names))
+        for start in range(0, len(rows), BATCH):
+            cursor.executemany(
+                f"INSERT INTO {table} VALUES ({marks})",  # noqa: S608 - names from metadata
+                list(rows[start : start + BATCH]),
+            )
+        if connection.vendor == "postgresql":
+            # A temporary table has no statistics until analysed: without them the planner
+            # may not see that hashing it and reading the big table once is cheapest.
+            cursor.execute(f"ANALYZE {table}")
+        cursor.execute(
+            f"UPDATE {_table(model)} SET {sets} FROM {table} AS joined "  # noqa: S608 - names from metadata
+            f"WHERE {_table(model)}.{_column(model, key)} = joined.{columns[-1]}"
+        )
+        cursor.execute(f"DROP TABLE {table}")
 
 
 def chunks(values: Sequence[Any], size: int = IN_BATCH) -> Iterable[Sequence[Any]]:
