@@ -84,9 +84,21 @@ class Coded:
         return Coded(self.values, self.indices[rows])
 
 
+# The text columns of :class:`Normalised`: of incidents, then of offences.
+TEXTS = frozenset(
+    {
+        "precision", "category", "nibrs", "against", "label", "address", "withheld_reason",
+        "place_kind", "place_label", "area_label", "area_code", "offence_category",
+        "offence_nibrs", "offence_against", "offence_label",
+    }
+)  # fmt: skip
+
+
 @dataclass
 class Normalised:
-    """A file in the incident schema: one entry per incident, one per offence."""
+    """A file in the incident schema: one entry per incident, one per offence. The text
+    columns (:data:`TEXTS`) are kept coded (:meth:`coded`): most have a few distinct values,
+    and the writer takes the entries it writes from them."""
 
     rows_read: int
     rows_skipped: int
@@ -97,49 +109,43 @@ class Normalised:
     record_id: list[str] = field(default_factory=list)
     occurred_us: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     until_us: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # -1: none
-    precision: list[str] = field(default_factory=list)
     local_date: np.ndarray = field(default_factory=lambda: np.zeros(0, "datetime64[D]"))
-    category: list[str] = field(default_factory=list)
-    nibrs: list[str] = field(default_factory=list)
-    against: list[str] = field(default_factory=list)
-    label: list[str] = field(default_factory=list)
     offence_count: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     firearm: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))  # -1 unknown
     domestic: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
-    address: list[str] = field(default_factory=list)
     lat: np.ndarray = field(default_factory=lambda: np.zeros(0))  # NaN: no exact point
     lon: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    withheld_reason: list[str] = field(default_factory=list)
-    place_kind: list[str] = field(default_factory=list)  # PlaceKind values
-    place_label: list[str] = field(default_factory=list)
     areas: dict[str, np.ndarray] = field(default_factory=dict)  # kind -> area id, -1 none
-    area_label: list[str] = field(default_factory=list)
-    area_code: list[str] = field(default_factory=list)
     digest: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     # Offences (arrays of equal length), grouped by incident in position order.
     offence_incident: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     offence_position: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    offence_category: list[str] = field(default_factory=list)
-    offence_nibrs: list[str] = field(default_factory=list)
-    offence_against: list[str] = field(default_factory=list)
-    offence_label: list[str] = field(default_factory=list)
     offence_firearm: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
     offence_withheld: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
-    _texts: dict[str, pa.Array] = field(default_factory=dict, repr=False, compare=False)
+    # The text columns (see TEXTS), each coded by its distinct values.
+    _coded: dict[str, Coded] = field(default_factory=dict, repr=False, compare=False)
 
-    def text(self, name: str) -> pa.Array:
-        """The list of strings ``name`` as an Arrow array, made once (the digest hashes it
-        and the writer sends it)."""
-        found = self._texts.get(name)
-        if found is None:
-            found = self._texts[name] = pa.array(getattr(self, name), type=pa.string())
-        return found
+    def coded(self, name: str) -> Coded:
+        """The text column ``name`` (one of :data:`TEXTS`) as its distinct values and an
+        index per entry; empty when the file has no incidents."""
+        if name not in TEXTS:
+            raise KeyError(name)
+        return self._coded.get(name) or Coded.of([], np.zeros(0, dtype=np.int64))
+
+    def strings(self, name: str, rows: np.ndarray) -> list[str]:
+        """The text column ``name``'s values for the entries ``rows``."""
+        coded = self.coded(name)
+        return coded.values[coded.indices[rows]].tolist()
+
+    def text(self, name: str, rows: np.ndarray) -> pa.Array:
+        """:meth:`strings` as an Arrow array, made from the few distinct values."""
+        coded = self.coded(name)
+        return pa.array(coded.values, type=pa.string()).take(pa.array(coded.indices[rows]))
 
     def text_set(self, name: str, coded: Coded) -> None:
-        """Set the list of strings ``name`` and its Arrow array from ``coded``: both are
-        made from its few distinct values, not one value at a time."""
-        setattr(self, name, coded.values[coded.indices].tolist())
-        self._texts[name] = pa.array(coded.values, type=pa.string()).take(coded.indices)
+        if name not in TEXTS:
+            raise KeyError(name)
+        self._coded[name] = coded
 
     @property
     def rows_rejected(self) -> int:
@@ -1036,10 +1042,13 @@ def _digest(result: Normalised, count: int, known: dict[str, np.ndarray]) -> np.
     few distinct values; they equal what hashing the column gives.
     """
 
-    def text(name: str) -> pa.Array | np.ndarray:
-        return known[name] if name in known else result.text(name)
+    def text(name: str) -> np.ndarray:
+        if name in known:
+            return known[name]
+        coded = result.coded(name)
+        return _string_hash(coded.values.tolist())[coded.indices]
 
-    columns: list[pa.Array | np.ndarray] = [
+    columns: list[np.ndarray] = [
         text(name)
         for name in (
             "precision", "category", "nibrs", "against", "label", "address",
@@ -1051,7 +1060,7 @@ def _digest(result: Normalised, count: int, known: dict[str, np.ndarray]) -> np.
         result.domestic, result.lat, result.lon, *result.areas.values(),
     ]  # fmt: skip
     digest = _hash_rows(columns, count)
-    offence_columns: list[pa.Array | np.ndarray] = [
+    offence_columns: list[np.ndarray] = [
         text(name)
         for name in ("offence_category", "offence_nibrs", "offence_against", "offence_label")
     ]
@@ -1060,7 +1069,7 @@ def _digest(result: Normalised, count: int, known: dict[str, np.ndarray]) -> np.
         result.offence_firearm,
         result.offence_withheld.astype(np.int64),
     ]
-    per_offence = _hash_rows(offence_columns, len(result.offence_category))
+    per_offence = _hash_rows(offence_columns, result.offence_incident.size)
     total = np.zeros(count, dtype=np.uint64)
     np.add.at(total, result.offence_incident, per_offence)
     return _mix(digest, total).view(np.int64)

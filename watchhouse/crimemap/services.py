@@ -388,7 +388,6 @@ class _Writer:
         self.now = timezone.now()
         self.now_db = store.now_adapted(self.now)
         self.existing: dict[str, tuple[int, int, str]] = {}
-        self._objects: dict[str, np.ndarray] = {}
 
     def write(self) -> None:
         data = self.data
@@ -413,11 +412,12 @@ class _Writer:
             **self._fixed(),
         }  # fmt: skip
         if store.copies_columns():
+            record_ids = pa.array(data.record_id, type=pa.string())
             store.tables_insert(
                 Incident,
                 ("record_id", *INCIDENT_FIELDS),
                 (
-                    _table([self._arrow("record_id", rows), *self._arrow_columns(rows, public)])
+                    _table([record_ids.take(rows), *self._arrow_columns(rows, public)])
                     for rows in (
                         np.array(batch, dtype=np.int64) for batch in store.chunks(new, WRITE_BATCH)
                     )
@@ -425,13 +425,14 @@ class _Writer:
                 fixed=created,
             )
         else:
+            listed = np.array(data.record_id, dtype=object)
             for batch in store.chunks(new, WRITE_BATCH):
                 columns = self._columns(np.array(batch, dtype=np.int64), public)
                 store.rows_insert(
                     Incident,
                     ("record_id", *INCIDENT_FIELDS),
                     zip(
-                        self._text("record_id", np.array(batch, dtype=np.int64)),
+                        listed[batch].tolist(),
                         *columns,
                         strict=True,
                     ),
@@ -529,9 +530,7 @@ class _Writer:
         inserts, updates, moved = [], [], []
         # The kind of each place: that of its last incident, found without a loop over them.
         last = code.size - 1 - np.unique(code[::-1], return_index=True)[1]
-        kinds = dict(
-            zip(code[last].tolist(), np.array(data.place_kind, dtype=object)[last], strict=True)
-        )
+        kinds = dict(zip(code[last].tolist(), data.strings("place_kind", last), strict=True))
         for c in np.unique(c_add).tolist():
             point = _representative(
                 int(count[c]), (sums[0, c], sums[1, c]),
@@ -580,10 +579,14 @@ class _Writer:
         """The public place and point the privacy rules give each written incident."""
         data = self.data
         size = len(data)
-        withheld = np.array(data.withheld_reason, dtype=object) != ""
-        kind = np.array(data.place_kind, dtype=object)
-        encoded = pc.dictionary_encode(pa.array(data.place_label, type=pa.string()))
-        code = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        reason = data.coded("withheld_reason")
+        withheld = (reason.values != "")[reason.indices]
+        kind = data.coded("place_kind")
+        kind = kind.values[kind.indices]
+        label = data.coded("place_label")
+        # The distinct labels (a label may be among the values more than once).
+        encoded = pc.dictionary_encode(pa.array(label.values, type=pa.string()))
+        code = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)[label.indices]
         names = encoded.dictionary.to_pylist()
         blockish = np.zeros(size, dtype=bool)
         for block_kind in _BLOCK_KINDS:
@@ -613,7 +616,7 @@ class _Writer:
         offset = in_file & ~withheld & has_point & np.isnan(pub_lat)
         if offset.any():
             pub_lat[offset], pub_lon[offset], pub_h3[offset] = _offsets(lat[offset], lon[offset])
-        place_label = np.where(withheld, "", np.array(data.place_label, dtype=object))
+        place_label = np.where(withheld, "", label.values[label.indices])
         place_kind = np.where(withheld, "", kind)
         return _Public(
             lat=pub_lat, lon=pub_lon, h3=pub_h3, block=block_pk, withheld=withheld,
@@ -624,7 +627,7 @@ class _Writer:
         """The database values of INCIDENT_FIELDS, column by column, for ``written``."""
         data = self.data
         lat, lon = data.lat, data.lon
-        text = self._text
+        text = data.strings
         return [
             store.datetimes_adapt(data.occurred_us[written]),
             store.datetimes_adapt(data.until_us[written]),
@@ -657,7 +660,7 @@ class _Writer:
     def _arrow_columns(self, written: np.ndarray, public: _Public) -> list[pa.Array]:
         """:meth:`_columns` as Arrow arrays, for :func:`store.rows_insert` through COPY."""
         data = self.data
-        text = self._arrow
+        text = data.text
 
         def moments(us: np.ndarray) -> pa.Array:
             return pa.array(us, type=pa.timestamp("us", tz="UTC"), mask=us < 0)
@@ -703,17 +706,6 @@ class _Writer:
             pa.array(data.digest[written], type=pa.int64()),
         ]
 
-    def _arrow(self, name: str, written: np.ndarray) -> pa.Array:
-        """The list ``name`` of the normalised file as an Arrow array, for ``written``."""
-        return self.data.text(name).take(pa.array(written, type=pa.int64()))
-
-    def _text(self, name: str, written: np.ndarray) -> list[Any]:
-        """The values of the list ``name`` of the normalised file for ``written``."""
-        column = self._objects.get(name)
-        if column is None:
-            column = self._objects[name] = np.array(getattr(self.data, name), dtype=object)
-        return column[written].tolist()
-
     def _fixed(self) -> dict[str, Any]:
         """The database values every incident this import writes gets alike."""
         return {
@@ -747,10 +739,10 @@ class _Writer:
                         [
                             pa.array(db_id[data.offence_incident[part]], type=pa.int64()),
                             pa.array(data.offence_position[part], type=pa.int64()),
-                            self._arrow("offence_category", part),
-                            self._arrow("offence_nibrs", part),
-                            self._arrow("offence_against", part),
-                            self._arrow("offence_label", part),
+                            data.text("offence_category", part),
+                            data.text("offence_nibrs", part),
+                            data.text("offence_against", part),
+                            data.text("offence_label", part),
                             pa.array(firearm > 0, type=pa.bool_(), mask=firearm < 0),
                             pa.array(data.offence_withheld[part], type=pa.bool_()),
                         ]
@@ -763,10 +755,10 @@ class _Writer:
                 zip(
                     db_id[data.offence_incident[part]].tolist(),
                     data.offence_position[part].tolist(),
-                    self._text("offence_category", part),
-                    self._text("offence_nibrs", part),
-                    self._text("offence_against", part),
-                    self._text("offence_label", part),
+                    data.strings("offence_category", part),
+                    data.strings("offence_nibrs", part),
+                    data.strings("offence_against", part),
+                    data.strings("offence_label", part),
                     store.flags(data.offence_firearm[part]),
                     store.booleans(data.offence_withheld[part]),
                     strict=True,
