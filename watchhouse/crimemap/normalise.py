@@ -122,12 +122,13 @@ class Normalised:
     offence_position: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     offence_firearm: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
     offence_withheld: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
-    # The text columns (see TEXTS), each coded by its distinct values.
+    # The text columns (see TEXTS), each as a few values and an index per entry.
     _coded: dict[str, Coded] = field(default_factory=dict, repr=False, compare=False)
+    _arrow_values: dict[str, pa.Array] = field(default_factory=dict, repr=False, compare=False)
 
     def coded(self, name: str) -> Coded:
-        """The text column ``name`` (one of :data:`TEXTS`) as its distinct values and an
-        index per entry; empty when the file has no incidents."""
+        """The text column ``name`` (one of :data:`TEXTS`) as values (few; one may repeat)
+        and an index per entry; empty when the file has no incidents."""
         if name not in TEXTS:
             raise KeyError(name)
         return self._coded.get(name) or Coded.of([], np.zeros(0, dtype=np.int64))
@@ -138,14 +139,17 @@ class Normalised:
         return coded.values[coded.indices[rows]].tolist()
 
     def text(self, name: str, rows: np.ndarray) -> pa.Array:
-        """:meth:`strings` as an Arrow array, made from the few distinct values."""
-        coded = self.coded(name)
-        return pa.array(coded.values, type=pa.string()).take(pa.array(coded.indices[rows]))
+        """:meth:`strings` as an Arrow array, taken from the values as one (made once)."""
+        values = self._arrow_values.get(name)
+        if values is None:
+            values = self._arrow_values[name] = pa.array(self.coded(name).values, type=pa.string())
+        return values.take(pa.array(self.coded(name).indices[rows]))
 
     def text_set(self, name: str, coded: Coded) -> None:
         if name not in TEXTS:
             raise KeyError(name)
         self._coded[name] = coded
+        self._arrow_values.pop(name, None)
 
     @property
     def rows_rejected(self) -> int:
@@ -1046,7 +1050,8 @@ def _digest(result: Normalised, count: int, known: dict[str, np.ndarray]) -> np.
         if name in known:
             return known[name]
         coded = result.coded(name)
-        return _string_hash(coded.values.tolist())[coded.indices]
+        # Values may repeat (a block's label, once per address on it): each is hashed once.
+        return _hash(pa.array(coded.values, type=pa.string()))[coded.indices]
 
     columns: list[np.ndarray] = [
         text(name)
