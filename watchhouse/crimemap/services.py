@@ -44,7 +44,6 @@ from watchhouse.crimemap.privacy import (
     OFFSET_RESOLUTION,
     PlaceKind,
     PrivacyPolicy,
-    offset_point,
     privacy_policy,
 )
 from watchhouse.crimemap.readers import incidents_file_read
@@ -225,7 +224,7 @@ def _cells(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
 
 
 def _offsets(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The offset point (and its H3 cell) of each point: :func:`offset_point` once per
+    """The offset point (and its H3 cell) of each point: :func:`.privacy.offset_point` once per
     distinct offset cell, after finding each distinct point's offset cell (many points share
     one)."""
     pairs, inverse = _distinct_points(lat, lon)
@@ -324,21 +323,6 @@ class _Blocks:
     lon: np.ndarray
     h3: np.ndarray
     moved: list[tuple[float, float, str, int]]  # (lat, lon, h3, id) of stored blocks that moved
-
-
-def _representative(
-    count: int,
-    sums: tuple[float, float],
-    box: tuple[float, float, float, float],
-    policy: PrivacyPolicy,
-) -> tuple[float, float, str]:
-    """A block's public point: the mean of its points once there are enough of them in more
-    than one place, else the mean's offset point (see :mod:`.privacy`)."""
-    lat, lon = sums[0] / count, sums[1] / count
-    min_lat, min_lon, max_lat, max_lon = box
-    if not ((max_lat > min_lat or max_lon > min_lon) and count >= policy.block_min_points):
-        lat, lon = offset_point(lat, lon)
-    return lat, lon, _cell(lat, lon)
 
 
 def _table(columns: list[pa.Array]) -> pa.Table:
@@ -531,29 +515,32 @@ class _Writer:
         # The kind of each place: that of its last incident, found without a loop over them.
         last = code.size - 1 - np.unique(code[::-1], return_index=True)[1]
         kinds = dict(zip(code[last].tolist(), data.strings("place_kind", last), strict=True))
-        for c in np.unique(c_add).tolist():
-            point = _representative(
-                int(count[c]), (sums[0, c], sums[1, c]),
-                (low[0, c], low[1, c], high[0, c], high[1, c]), self.policy,
-            )  # fmt: skip
-            row = (
-                int(count[c]), float(sums[0, c]), float(sums[1, c]), float(low[0, c]),
-                float(low[1, c]), float(high[0, c]), float(high[1, c]), *point, self.now_db,
-            )  # fmt: skip
-            if pk[c] < 0:
+        touched = np.unique(c_add)
+        shown_at = self._representative(
+            count[touched], sums[:, touched], low[:, touched], high[:, touched]
+        )
+        columns: list[np.ndarray] = [
+            count[touched], sums[0, touched], sums[1, touched], low[0, touched],
+            low[1, touched], high[0, touched], high[1, touched], *shown_at,
+        ]  # fmt: skip
+        for c, block_pk, *values in zip(
+            touched.tolist(), pk[touched].tolist(), *(v.tolist() for v in columns), strict=True
+        ):
+            row = (*values, self.now_db)
+            if block_pk < 0:
                 inserts.append((self.place.pk, names[c][:200], kinds[c], self.now_db, *row))
             else:
-                updates.append((*row, int(pk[c])))
-                if stored.get(c) != point:
-                    moved.append((*point, int(pk[c])))
-            lat[c], lon[c], cell[c] = point
+                updates.append((*row, block_pk))
+                if stored.get(c) != tuple(values[-3:]):
+                    moved.append((*values[-3:], block_pk))
+        lat[touched], lon[touched], cell[touched] = shown_at
         before = HundredBlock.objects.aggregate(last=Max("id"))["last"] or 0
         store.rows_insert(
             HundredBlock, ("jurisdiction", "name", "kind", "created_at", *BLOCK_FIELDS), inserts
         )
         store.rows_update(HundredBlock, BLOCK_FIELDS, updates)
         if inserts:
-            index = {names[c]: c for c in np.unique(c_add).tolist()}
+            index = {names[c]: c for c in touched.tolist()}
             for block_pk, name in HundredBlock.objects.filter(
                 jurisdiction=self.place, id__gt=before
             ).values_list("id", "name"):
@@ -563,6 +550,24 @@ class _Writer:
             Incident, ("public_lat", "public_lon", "public_h3"), moved, "block"
         )
         return _Blocks(names=names, pk=pk, lat=lat, lon=lon, h3=cell, moved=moved)
+
+    def _representative(
+        self, count: np.ndarray, sums: np.ndarray, low: np.ndarray, high: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The public point (lat, lon, H3 cell) of blocks with ``count`` points whose
+        coordinates add up to ``sums`` within the box ``low``-``high`` (each as lat and lon
+        rows): the mean of their points once there are enough of them in more than one
+        place, else the mean's offset point (see :mod:`.privacy`)."""
+        lat, lon = sums[0] / count, sums[1] / count
+        spread = (high[0] > low[0]) | (high[1] > low[1])
+        exact = spread & (count >= self.policy.block_min_points)
+        cell = np.empty(count.size, dtype=object)
+        if exact.any():
+            cell[exact] = _cells(lat[exact], lon[exact])
+        offset = ~exact
+        if offset.any():
+            lat[offset], lon[offset], cell[offset] = _offsets(lat[offset], lon[offset])
+        return lat, lon, cell
 
     def _stored_blocks(self, by_name: dict[str, int], fields: tuple[str, ...]) -> Iterator[Any]:
         """The jurisdiction's stored blocks among ``by_name`` (``fields`` of each), and
