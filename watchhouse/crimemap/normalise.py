@@ -138,12 +138,17 @@ class Normalised:
         coded = self.coded(name)
         return coded.values[coded.indices[rows]].tolist()
 
+    def values(self, name: str) -> pa.Array:
+        """The values of the text column ``name`` (see :meth:`coded`) as an Arrow array,
+        made once (the digest hashes them, the COPY path takes its entries from them)."""
+        found = self._arrow_values.get(name)
+        if found is None:
+            found = self._arrow_values[name] = pa.array(self.coded(name).values, type=pa.string())
+        return found
+
     def text(self, name: str, rows: np.ndarray) -> pa.Array:
-        """:meth:`strings` as an Arrow array, taken from the values as one (made once)."""
-        values = self._arrow_values.get(name)
-        if values is None:
-            values = self._arrow_values[name] = pa.array(self.coded(name).values, type=pa.string())
-        return values.take(pa.array(self.coded(name).indices[rows]))
+        """:meth:`strings` as an Arrow array."""
+        return self.values(name).take(pa.array(self.coded(name).indices[rows]))
 
     def text_set(self, name: str, coded: Coded) -> None:
         if name not in TEXTS:
@@ -1049,9 +1054,8 @@ def _digest(result: Normalised, count: int, known: dict[str, np.ndarray]) -> np.
     def text(name: str) -> np.ndarray:
         if name in known:
             return known[name]
-        coded = result.coded(name)
         # Values may repeat (a block's label, once per address on it): each is hashed once.
-        return _hash(pa.array(coded.values, type=pa.string()))[coded.indices]
+        return _hash(result.values(name))[result.coded(name).indices]
 
     columns: list[np.ndarray] = [
         text(name)
