@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -44,8 +45,11 @@ AREA_KINDS = ("neighbourhood", "beat", "district", "ward")
 DETAILS_PER_REASON = 200
 _US_PER_S = 1_000_000
 _NULL_HASH = np.uint64(0x9E3779B97F4A7C15)
+_NULL_DIGEST = int(_NULL_HASH).to_bytes(8, "little")
 _WGS84 = pyproj.CRS.from_epsg(4326)
 _REASONS = list(RejectionReason)
+# Threads for the parts of normalising that run while the rest goes on (see their callers).
+_BACKGROUND = ThreadPoolExecutor(max_workers=2, thread_name_prefix="watchhouse-normalise")
 _CODE = {reason: number for number, reason in enumerate(_REASONS, start=1)}
 
 
@@ -179,14 +183,17 @@ def _mix(h: np.ndarray, value: np.ndarray) -> np.ndarray:
 
 
 def _string_hash(values: Sequence[str | None]) -> np.ndarray:
-    out = np.empty(len(values), dtype=np.uint64)
-    for i, value in enumerate(values):
-        out[i] = (
-            _NULL_HASH
-            if value is None
-            else int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "little")
-        )
-    return out
+    """The first 8 bytes of each value's BLAKE2b digest (of its UTF-8), read little-endian."""
+    blake2b = hashlib.blake2b
+    return np.frombuffer(
+        b"".join(
+            [
+                _NULL_DIGEST if value is None else blake2b(value.encode(), digest_size=8).digest()
+                for value in values
+            ]
+        ),
+        dtype="<u8",
+    ).astype(np.uint64)
 
 
 def _hash(array: pa.Array | np.ndarray) -> np.ndarray:
@@ -392,6 +399,9 @@ def incidents_normalise(
     domestic = _flag(col(mapping.domestic_column), mapping, size)
     place_text = col(mapping.address_column or mapping.block_column or mapping.place_column)
     place_text = _as_text(place_text) if place_text is not None else None
+    # Reading the addresses is mostly Arrow's regular expressions, which run without the
+    # GIL: a thread reads them while this one groups, checks and hashes.
+    places = _BACKGROUND.submit(_places, place_text, mapping, size)
     incident_of, heads = _group(
         mapping, rows, ids, start_local, lat, lon, place_text, area_label, marker
     )
@@ -451,9 +461,9 @@ def incidents_normalise(
     result.text_set("address", _texts(place_text, heads))
     result.lat, result.lon = lat[heads], lon[heads]
     result.text_set("withheld_reason", reason)
-    place_kind, place_label = _places(place_text, mapping, heads)
-    result.text_set("place_kind", place_kind)
-    result.text_set("place_label", place_label)
+    place_kind, place_label = places.result()
+    result.text_set("place_kind", place_kind.take(heads))
+    result.text_set("place_label", place_label.take(heads))
     result.areas = {kind: found[heads] for kind, found in area_ids.items()}
     result.text_set("area_label", _texts(area_label, heads))
     result.text_set("area_code", _texts(area_code, heads))
@@ -718,18 +728,15 @@ def _label_areas(
     return found
 
 
-def _places(
-    place_text: pa.Array | None, mapping: Mapping, heads: np.ndarray
-) -> tuple[Coded, Coded]:
-    """The public place (kind and label) of each head row."""
+def _places(place_text: pa.Array | None, mapping: Mapping, size: int) -> tuple[Coded, Coded]:
+    """The public place (kind and label) of each of the ``size`` rows."""
     if place_text is None:
-        none = Coded.of([""], np.zeros(heads.size, dtype=np.int64))
+        none = Coded.of([""], np.zeros(size, dtype=np.int64))
         return none, none
-    text = place_text.take(pa.array(heads))
     unknown = mapping.unknown_places
     if mapping.address_column or mapping.block_column:
-        return _places_from_addresses(text, unknown=unknown)
-    encoded = pc.dictionary_encode(text)
+        return _places_from_addresses(place_text, unknown=unknown)
+    encoded = pc.dictionary_encode(place_text)
     places = [place_from_label(v, unknown=unknown) for v in encoded.dictionary.to_pylist()]
     indices = pc.fill_null(encoded.indices, len(places)).to_numpy(zero_copy_only=False)
     return (
