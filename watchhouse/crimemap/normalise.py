@@ -48,8 +48,6 @@ _NULL_HASH = np.uint64(0x9E3779B97F4A7C15)
 _NULL_DIGEST = int(_NULL_HASH).to_bytes(8, "little")
 _WGS84 = pyproj.CRS.from_epsg(4326)
 _REASONS = list(RejectionReason)
-# Threads for the parts of normalising that run while the rest goes on (see their callers).
-_BACKGROUND = ThreadPoolExecutor(max_workers=2, thread_name_prefix="watchhouse-normalise")
 _CODE = {reason: number for number, reason in enumerate(_REASONS, start=1)}
 
 
@@ -401,7 +399,11 @@ def incidents_normalise(
     place_text = _as_text(place_text) if place_text is not None else None
     # Reading the addresses is mostly Arrow's regular expressions, which run without the
     # GIL: a thread reads them while this one groups, checks and hashes.
-    places = _BACKGROUND.submit(_places, place_text, mapping, size)
+    # The thread is this call's own (a process forked later has no stale one), and ends
+    # once it has read them.
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="watchhouse-places")
+    places = reader.submit(_places, place_text, mapping, size)
+    reader.shutdown(wait=False)
     incident_of, heads = _group(
         mapping, rows, ids, start_local, lat, lon, place_text, area_label, marker
     )
