@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -118,7 +119,6 @@ class Normalised:
     lat: np.ndarray = field(default_factory=lambda: np.zeros(0))  # NaN: no exact point
     lon: np.ndarray = field(default_factory=lambda: np.zeros(0))
     areas: dict[str, np.ndarray] = field(default_factory=dict)  # kind -> area id, -1 none
-    digest: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     # Offences (arrays of equal length), grouped by incident in position order.
     offence_incident: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     offence_position: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -127,6 +127,21 @@ class Normalised:
     # The text columns (see TEXTS), each as a few values and an index per entry.
     _coded: dict[str, Coded] = field(default_factory=dict, repr=False, compare=False)
     _arrow_values: dict[str, pa.Array] = field(default_factory=dict, repr=False, compare=False)
+    _digest: np.ndarray | Future[np.ndarray] = field(
+        default_factory=lambda: np.zeros(0, np.int64), repr=False, compare=False
+    )
+
+    @property
+    def digest(self) -> np.ndarray:
+        """Per incident, a 64-bit digest of everything the import writes for it (waits for
+        it while it is being computed, see :meth:`digest_later`)."""
+        if isinstance(self._digest, Future):
+            self._digest = self._digest.result()
+        return self._digest
+
+    def digest_later(self, digest: Future[np.ndarray]) -> None:
+        """Take the digests from ``digest`` when they are first asked for."""
+        self._digest = digest
 
     def coded(self, name: str) -> Coded:
         """The text column ``name`` (one of :data:`TEXTS`) as values (few; one may repeat)
@@ -399,11 +414,7 @@ def incidents_normalise(
     place_text = _as_text(place_text) if place_text is not None else None
     # Reading the addresses is mostly Arrow's regular expressions, which run without the
     # GIL: a thread reads them while this one groups, checks and hashes.
-    # The thread is this call's own (a process forked later has no stale one), and ends
-    # once it has read them.
-    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="watchhouse-places")
-    places = reader.submit(_places, place_text, mapping, size)
-    reader.shutdown(wait=False)
+    places = _in_thread(_places, place_text, mapping, size)
     incident_of, heads = _group(
         mapping, rows, ids, start_local, lat, lon, place_text, area_label, marker
     )
@@ -485,8 +496,23 @@ def incidents_normalise(
     known = {f"offence_{name}": values[order] for name, values in coded.items()}
     known |= {name: values[primary] for name, values in coded.items()}
     known["precision"] = _string_hash(_PRECISIONS)[precision[heads]]
-    result.digest = _digest(result, heads.size, known)
+    # Hashing is needed only once the incidents are written (or compared with those
+    # stored): a thread does it while the caller locks, reads and places blocks.
+    result.digest_later(_in_thread(_digest, result, heads.size, known))
     return result
+
+
+_T = TypeVar("_T")
+
+
+def _in_thread(work: Callable[..., _T], *args: Any) -> Future[_T]:
+    """``work(*args)`` started in a thread of its own, which ends once it is done (so a
+    process forked later holds no stale thread)."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="watchhouse-normalise")
+    try:
+        return pool.submit(work, *args)
+    finally:
+        pool.shutdown(wait=False)
 
 
 # Ids.

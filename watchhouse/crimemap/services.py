@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -397,13 +398,16 @@ class _Writer:
         }  # fmt: skip
         if store.copies_columns():
             record_ids = pa.array(data.record_id, type=pa.string())
+            # In tables of one COPY batch: the server starts on the first while the next
+            # are made.
             store.tables_insert(
                 Incident,
                 ("record_id", *INCIDENT_FIELDS),
                 (
                     _table([record_ids.take(rows), *self._arrow_columns(rows, public)])
                     for rows in (
-                        np.array(batch, dtype=np.int64) for batch in store.chunks(new, WRITE_BATCH)
+                        np.array(batch, dtype=np.int64)
+                        for batch in store.chunks(new, store.COPY_BATCH_ROWS)
                     )
                 ),
                 fixed=created,
@@ -511,7 +515,6 @@ class _Writer:
         cell = np.full(size, "", dtype=object)
         for c, point in stored.items():
             lat[c], lon[c], cell[c] = point
-        inserts, updates, moved = [], [], []
         # The kind of each place: that of its last incident, found without a loop over them.
         last = code.size - 1 - np.unique(code[::-1], return_index=True)[1]
         kinds = dict(zip(code[last].tolist(), data.strings("place_kind", last), strict=True))
@@ -523,16 +526,25 @@ class _Writer:
             count[touched], sums[0, touched], sums[1, touched], low[0, touched],
             low[1, touched], high[0, touched], high[1, touched], *shown_at,
         ]  # fmt: skip
+        fresh = pk[touched] < 0
+        added = touched[fresh].tolist()
+        inserts = list(
+            zip(
+                repeat(self.place.pk), [names[c][:200] for c in added], [kinds[c] for c in added],
+                repeat(self.now_db), *(v[fresh].tolist() for v in columns), repeat(self.now_db),
+            )
+        )  # fmt: skip
+        updates, moved = [], []
+        kept = ~fresh
         for c, block_pk, *values in zip(
-            touched.tolist(), pk[touched].tolist(), *(v.tolist() for v in columns), strict=True
+            touched[kept].tolist(),
+            pk[touched[kept]].tolist(),
+            *(v[kept].tolist() for v in columns),
+            strict=True,
         ):
-            row = (*values, self.now_db)
-            if block_pk < 0:
-                inserts.append((self.place.pk, names[c][:200], kinds[c], self.now_db, *row))
-            else:
-                updates.append((*row, block_pk))
-                if stored.get(c) != tuple(values[-3:]):
-                    moved.append((*values[-3:], block_pk))
+            updates.append((*values, self.now_db, block_pk))
+            if stored.get(c) != tuple(values[-3:]):
+                moved.append((*values[-3:], block_pk))
         lat[touched], lon[touched], cell[touched] = shown_at
         before = HundredBlock.objects.aggregate(last=Max("id"))["last"] or 0
         store.rows_insert(
