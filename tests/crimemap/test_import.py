@@ -284,6 +284,72 @@ def test_a_failure_while_writing_leaves_nothing_half_written(
     assert _counts() == before
 
 
+def test_offences_find_their_incidents_when_another_writer_takes_ids_in_between(
+    grid, write_export, mapping_file, monkeypatch
+):
+    """An import's incidents take ids one after the other, unless another writer (an import
+    of another source) takes one in between: then each incident's id is read back, and
+    every offence still belongs to its own incident."""
+    import pyarrow as pa
+
+    from watchhouse.crimemap.models import IncidentSource
+
+    other = IncidentSource.objects.create(
+        jurisdiction=grid, slug="other", name="Other", format="mapping"
+    )
+
+    def foreign() -> None:
+        Incident.objects.create(
+            jurisdiction=grid, source=other, record_id="Z9",
+            occurred_at=dt.datetime(2026, 3, 1, tzinfo=UTC), precision="minute",
+            occurred_date=dt.date(2026, 3, 1), category="theft", offence_label="STEALING",
+            offence_count=1, digest=0,
+        )  # fmt: skip
+
+    rows_insert, tables_insert = store.rows_insert, store.tables_insert
+
+    def rows_split(model, fields, rows, **options):  # type: ignore[no-untyped-def]
+        if model is not Incident or isinstance(rows, pa.Table):
+            return rows_insert(model, fields, rows, **options)
+        listed = list(rows)
+        rows_insert(model, fields, listed[:1], **options)
+        foreign()
+        return rows_insert(model, fields, listed[1:], **options)
+
+    def tables_split(model, fields, tables, **options):  # type: ignore[no-untyped-def]
+        if model is not Incident:
+            return tables_insert(model, fields, tables, **options)
+        for table in tables:
+            tables_insert(model, fields, [table.slice(0, 1)], **options)
+            foreign()
+            tables_insert(model, fields, [table.slice(1)], **options)
+        return None
+
+    monkeypatch.setattr(store, "rows_insert", rows_split)
+    monkeypatch.setattr(store, "tables_insert", tables_split)
+    report = _import(
+        write_export(
+            [
+                row("A1"), row("A1", code="13B", label="ASSAULT"), row("B2"),
+                row("C3", code="290", label="DAMAGE"), row("C3", code="13B", label="ASSAULT"),
+            ]
+        ),
+        mapping_file,
+    )  # fmt: skip
+    assert (report.incidents_created, report.offences_written) == (3, 5)
+    ids = dict(Incident.objects.values_list("record_id", "id"))
+    assert ids["A1"] < ids["Z9"] < ids["B2"] < ids["C3"]
+    labels = {
+        record_id: list(
+            Offence.objects.filter(incident__record_id=record_id).values_list("label", flat=True)
+        )
+        for record_id in ("A1", "B2", "C3", "Z9")
+    }
+    assert labels == {
+        "A1": ["STEALING", "ASSAULT"], "B2": [], "C3": ["DAMAGE", "ASSAULT"], "Z9": [],
+    }  # fmt: skip
+
+
 def test_only_analysts_and_administrators_import(grid, write_export, mapping_file, make_staff):
     path = write_export([row("A1")])
     with pytest.raises(NotPermittedError):

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.db import transaction
-from django.db.models import Count, Max, Min
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -464,16 +464,24 @@ class _Writer:
     def _created_ids(self, new: list[int], before: int) -> np.ndarray | list[int]:
         """The ids the rows of ``new`` (inserted in that order after id ``before``) got.
 
-        Rows inserted by one statement take ids in insertion order; when this source's new
-        ids are exactly one unbroken run, no other writer took an id in between and the
-        run is theirs in order, which saves reading every id back.
+        Rows inserted one after the other take rising ids. So when the first and the last
+        of them are ``len(new) - 1`` apart, the rows hold every id in between, in order:
+        two lookups by the unique (source, record id) index instead of reading every id
+        back (or counting the rows, which reads them all too). Otherwise another writer
+        took ids in between, and each row's id is read back.
         """
+        record_id = self.data.record_id
+        first, last = record_id[new[0]], record_id[new[-1]]
+        ends = dict(
+            Incident.objects.filter(source=self.feed, record_id__in=[first, last]).values_list(
+                "record_id", "id"
+            )
+        )
+        if ends[last] - ends[first] + 1 == len(new):
+            return np.arange(ends[first], ends[last] + 1, dtype=np.int64)
         fresh = Incident.objects.filter(source=self.feed, id__gt=before)
-        span = fresh.aggregate(low=Min("id"), high=Max("id"), count=Count("id"))
-        if span["count"] == len(new) and span["high"] - span["low"] + 1 == len(new):
-            return np.arange(span["low"], span["high"] + 1, dtype=np.int64)
         created = dict(fresh.values_list("record_id", "id"))
-        return [created[self.data.record_id[i]] for i in new]
+        return [created[record_id[i]] for i in new]
 
     def _blocks(
         self, written: np.ndarray, shown: np.ndarray, code: np.ndarray, names: list[str]
