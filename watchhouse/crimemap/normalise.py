@@ -119,6 +119,7 @@ class Normalised:
     lat: np.ndarray = field(default_factory=lambda: np.zeros(0))  # NaN: no exact point
     lon: np.ndarray = field(default_factory=lambda: np.zeros(0))
     areas: dict[str, np.ndarray] = field(default_factory=dict)  # kind -> area id, -1 none
+    digest: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     # Offences (arrays of equal length), grouped by incident in position order.
     offence_incident: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     offence_position: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -127,21 +128,6 @@ class Normalised:
     # The text columns (see TEXTS), each as a few values and an index per entry.
     _coded: dict[str, Coded] = field(default_factory=dict, repr=False, compare=False)
     _arrow_values: dict[str, pa.Array] = field(default_factory=dict, repr=False, compare=False)
-    _digest: np.ndarray | Future[np.ndarray] = field(
-        default_factory=lambda: np.zeros(0, np.int64), repr=False, compare=False
-    )
-
-    @property
-    def digest(self) -> np.ndarray:
-        """Per incident, a 64-bit digest of everything the import writes for it (waits for
-        it while it is being computed, see :meth:`digest_later`)."""
-        if isinstance(self._digest, Future):
-            self._digest = self._digest.result()
-        return self._digest
-
-    def digest_later(self, digest: Future[np.ndarray]) -> None:
-        """Take the digests from ``digest`` when they are first asked for."""
-        self._digest = digest
 
     def coded(self, name: str) -> Coded:
         """The text column ``name`` (one of :data:`TEXTS`) as values (few; one may repeat)
@@ -496,9 +482,7 @@ def incidents_normalise(
     known = {f"offence_{name}": values[order] for name, values in coded.items()}
     known |= {name: values[primary] for name, values in coded.items()}
     known["precision"] = _string_hash(_PRECISIONS)[precision[heads]]
-    # Hashing is needed only once the incidents are written (or compared with those
-    # stored): a thread does it while the caller locks, reads and places blocks.
-    result.digest_later(_in_thread(_digest, result, heads.size, known))
+    result.digest = _digest(result, heads.size, known)
     return result
 
 

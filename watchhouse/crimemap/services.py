@@ -324,6 +324,7 @@ class _Blocks:
     lon: np.ndarray
     h3: np.ndarray
     moved: list[tuple[float, float, str, int]]  # (lat, lon, h3, id) of stored blocks that moved
+    written: np.ndarray  # the ids of the blocks this import inserted or updated
 
 
 def _table(columns: list[pa.Array]) -> pa.Table:
@@ -349,6 +350,8 @@ class _Public:
     withheld: np.ndarray
     place_label: np.ndarray
     place_kind: np.ndarray
+    # Whether every block the written incidents are at is one this import wrote.
+    blocks_written_here: bool
 
 
 class _Writer:
@@ -411,6 +414,8 @@ class _Writer:
                     )
                 ),
                 fixed=created,
+                # Blocks this import wrote exist, and stay until it commits: not checked.
+                written_here=("block",) if public.blocks_written_here else (),
             )
         else:
             listed = np.array(data.record_id, dtype=object)
@@ -561,15 +566,20 @@ class _Writer:
         store.rows_update(HundredBlock, BLOCK_FIELDS, updates)
         if inserts:
             index = {names[c]: c for c in touched.tolist()}
-            for block_pk, name in HundredBlock.objects.filter(
-                jurisdiction=self.place, id__gt=before
-            ).values_list("id", "name"):
+            # Without the model's ordering (by jurisdiction name: a join and a sort).
+            for block_pk, name in (
+                HundredBlock.objects.filter(jurisdiction=self.place, id__gt=before)
+                .order_by()
+                .values_list("id", "name")
+            ):
                 pk[index[name]] = block_pk
         # Every shown incident at a block whose point moved gets the new point.
         store.rows_update_joined(
             Incident, ("public_lat", "public_lon", "public_h3"), moved, "block"
         )
-        return _Blocks(names=names, pk=pk, lat=lat, lon=lon, h3=cell, moved=moved)
+        return _Blocks(
+            names=names, pk=pk, lat=lat, lon=lon, h3=cell, moved=moved, written=pk[touched]
+        )
 
     def _representative(
         self, count: np.ndarray, sums: np.ndarray, low: np.ndarray, high: np.ndarray
@@ -593,7 +603,7 @@ class _Writer:
         """The jurisdiction's stored blocks among ``by_name`` (``fields`` of each), and
         perhaps others: all of them in one query when there are not many more than the
         file's (a first import finds none), else by lists of names."""
-        blocks = HundredBlock.objects.filter(jurisdiction=self.place)
+        blocks = HundredBlock.objects.filter(jurisdiction=self.place).order_by()
         if blocks.count() <= 2 * len(by_name):
             yield from blocks.values_list(*fields)
             return
@@ -643,9 +653,11 @@ class _Writer:
             pub_lat[offset], pub_lon[offset], pub_h3[offset] = _offsets(lat[offset], lon[offset])
         place_label = np.where(withheld, "", label.values[label.indices])
         place_kind = np.where(withheld, "", kind)
+        at = block_pk[written]
         return _Public(
             lat=pub_lat, lon=pub_lon, h3=pub_h3, block=block_pk, withheld=withheld,
             place_label=place_label, place_kind=place_kind,
+            blocks_written_here=bool(np.isin(at[at >= 0], blocks.written).all()),
         )  # fmt: skip
 
     def _columns(self, written: np.ndarray, public: _Public) -> list[list[Any]]:
