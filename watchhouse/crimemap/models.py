@@ -162,8 +162,8 @@ class HundredBlock(models.Model):
     id = RowIdField(primary_key=True)
 
     # Kept by Django, as the incident's own references are (see Incident): an import writes
-    # thousands of blocks, and a constraint's check of each at the commit took a twentieth
-    # of the database's time for the St. Louis file.
+    # thousands of blocks, and a constraint's check of each at the commit took 6% of the
+    # database's time for the St. Louis file.
     jurisdiction = models.ForeignKey(
         Jurisdiction, on_delete=models.PROTECT, related_name="+", db_index=False,
         db_constraint=False,
