@@ -270,27 +270,38 @@ def test_a_failure_while_writing_leaves_nothing_half_written(
     grid, write_export, mapping_file, monkeypatch
 ):
     before = _counts()
-    original = store.rows_insert
+    seen = []
+    rows_insert, tables_insert = store.rows_insert, store.tables_insert
 
-    def failing(model, fields, rows, **options):  # type: ignore[no-untyped-def]
-        if model is Offence:
-            raise RuntimeError("disk full")
-        original(model, fields, rows, **options)
+    def failing(original):  # type: ignore[no-untyped-def]
+        def insert(model, fields, rows, **options):  # type: ignore[no-untyped-def]
+            if model is Incident:
+                seen.append(_counts())
+                raise RuntimeError("disk full")
+            return original(model, fields, rows, **options)
 
-    monkeypatch.setattr(store, "rows_insert", failing)
+        return insert
+
+    monkeypatch.setattr(store, "rows_insert", failing(rows_insert))
+    monkeypatch.setattr(store, "tables_insert", failing(tables_insert))
     with pytest.raises(RuntimeError, match="disk full"):
-        # A1 has two offences: they are written last, after the incidents and blocks.
+        # A1 has two offences: the incidents are written last, after them and the blocks.
         _import(write_export([row("A1"), row("A1", code="13B"), row("B2")]), mapping_file)
+    # The offences, the blocks, the report were written when the incidents failed.
+    [(_, offences, blocks, reports, _)] = seen
+    assert (offences, reports) == (before[1] + 2, before[3] + 1) and blocks > before[2]
     assert _counts() == before
 
 
-def test_offences_find_their_incidents_when_another_writer_takes_ids_in_between(
+def test_offences_find_their_incidents_when_another_writer_takes_ids_meanwhile(
     grid, write_export, mapping_file, monkeypatch
 ):
-    """An import's incidents take ids one after the other, unless another writer (an import
-    of another source) takes one in between: then each incident's id is read back, and
-    every offence still belongs to its own incident."""
-    import pyarrow as pa
+    """An import takes its incidents' ids before it stores any (their offences go first),
+    so a writer that takes an id while it runs cannot take one of them, and every offence
+    still belongs to its own incident. On PostgreSQL the other writer takes the sequence's
+    next value in the middle of the import; on SQLite no other connection can write while an
+    import's transaction holds the database, so it writes just before."""
+    from django.db import connection
 
     from watchhouse.crimemap.models import IncidentSource
 
@@ -306,27 +317,18 @@ def test_offences_find_their_incidents_when_another_writer_takes_ids_in_between(
             offence_count=1, digest=0,
         )  # fmt: skip
 
-    rows_insert, tables_insert = store.rows_insert, store.tables_insert
+    ids_reserve = store.ids_reserve
 
-    def rows_split(model, fields, rows, **options):  # type: ignore[no-untyped-def]
-        if model is not Incident or isinstance(rows, pa.Table):
-            return rows_insert(model, fields, rows, **options)
-        listed = list(rows)
-        rows_insert(model, fields, listed[:1], **options)
-        foreign()
-        return rows_insert(model, fields, listed[1:], **options)
-
-    def tables_split(model, fields, tables, **options):  # type: ignore[no-untyped-def]
-        if model is not Incident:
-            return tables_insert(model, fields, tables, **options)
-        for table in tables:
-            tables_insert(model, fields, [table.slice(0, 1)], **options)
+    def reserve_then_write(model, count):  # type: ignore[no-untyped-def]
+        taken = ids_reserve(model, count)
+        if model is Incident:
             foreign()
-            tables_insert(model, fields, [table.slice(1)], **options)
-        return None
+        return taken
 
-    monkeypatch.setattr(store, "rows_insert", rows_split)
-    monkeypatch.setattr(store, "tables_insert", tables_split)
+    if connection.vendor == "postgresql":
+        monkeypatch.setattr(store, "ids_reserve", reserve_then_write)
+    else:
+        foreign()
     report = _import(
         write_export(
             [
@@ -338,7 +340,8 @@ def test_offences_find_their_incidents_when_another_writer_takes_ids_in_between(
     )  # fmt: skip
     assert (report.incidents_created, report.offences_written) == (3, 5)
     ids = dict(Incident.objects.values_list("record_id", "id"))
-    assert ids["A1"] < ids["Z9"] < ids["B2"] < ids["C3"]
+    ours = [ids["A1"], ids["B2"], ids["C3"]]
+    assert ours == sorted(ours) and ids["Z9"] not in ours
     labels = {
         record_id: list(
             Offence.objects.filter(incident__record_id=record_id).values_list("label", flat=True)
@@ -348,6 +351,41 @@ def test_offences_find_their_incidents_when_another_writer_takes_ids_in_between(
     assert labels == {
         "A1": ["STEALING", "ASSAULT"], "B2": [], "C3": ["DAMAGE", "ASSAULT"], "Z9": [],
     }  # fmt: skip
+
+
+def test_reserved_ids_are_the_values_the_sequence_gave_even_when_not_consecutive(grid):
+    """On PostgreSQL the reserved ids are the sequence's values, in runs: shown with a
+    sequence that steps by 7, where (as when another session takes values in between) no
+    value follows the one before; each must come back. On SQLite they are the rowids after
+    the largest."""
+    from django.db import connection
+
+    from watchhouse.crimemap.models import IncidentSource
+
+    existing = Incident.objects.create(
+        jurisdiction=grid, source=IncidentSource.objects.create(
+            jurisdiction=grid, slug="s", name="S", format="mapping"
+        ), record_id="Z9", occurred_at=dt.datetime(2026, 3, 1, tzinfo=UTC), precision="minute",
+        occurred_date=dt.date(2026, 3, 1), category="theft", offence_label="STEALING",
+        offence_count=1, digest=0,
+    )  # fmt: skip
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_get_serial_sequence('crimemap_incident', 'id')")
+            (sequence,) = cursor.fetchone()
+            cursor.execute(f"ALTER SEQUENCE {sequence} INCREMENT BY 7")
+            try:
+                taken = store.ids_reserve(Incident, 4).tolist()
+                cursor.execute(f"SELECT currval('{sequence}')")
+                (last,) = cursor.fetchone()
+            finally:
+                cursor.execute(f"ALTER SEQUENCE {sequence} INCREMENT BY 1")
+        assert taken == [last - 21, last - 14, last - 7, last]
+        assert taken[0] > existing.pk
+    else:
+        taken = store.ids_reserve(Incident, 4).tolist()
+        assert taken == [existing.pk + 1, existing.pk + 2, existing.pk + 3, existing.pk + 4]
+    assert store.ids_reserve(Incident, 0).tolist() == []
 
 
 def test_only_analysts_and_administrators_import(grid, write_export, mapping_file, make_staff):

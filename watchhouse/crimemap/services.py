@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from itertools import repeat
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import h3
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -55,6 +54,8 @@ from watchhouse.geo.selectors import area_index, area_kind_counts
 
 if TYPE_CHECKING:
     from watchhouse.accounts.models import User
+
+T = TypeVar("T")
 
 # Roles that may import incidents.
 IMPORT_ROLES = (Role.ANALYST, Role.ADMIN)
@@ -393,8 +394,16 @@ class _Writer:
         written = np.array(new + changed, dtype=np.int64)
         if written.size == 0:
             return
-        public = self._public(written)
-        before = Incident.objects.aggregate(last=Max("id"))["last"] or 0
+        # Every written incident's id is known before any incident is stored, so that the
+        # offences can go first, while the blocks are worked out (see _blocks).
+        db_id = np.full(len(data), -1, dtype=np.int64)
+        db_id[new] = store.ids_reserve(Incident, len(new))
+        if changed:
+            db_id[changed] = [self.existing[data.record_id[i]][0] for i in changed]
+            for chunk in store.chunks(db_id[changed].tolist()):
+                Offence.objects.filter(incident_id__in=chunk).delete()
+        public = self._public(written, db_id)
+        fields = ("id", "record_id", *INCIDENT_FIELDS)
         created = {
             "jurisdiction": self.place.pk, "source": self.feed.pk, "created_at": self.now_db,
             **self._fixed(),
@@ -405,9 +414,15 @@ class _Writer:
             # are made.
             store.tables_insert(
                 Incident,
-                ("record_id", *INCIDENT_FIELDS),
+                fields,
                 (
-                    _table([record_ids.take(rows), *self._arrow_columns(rows, public)])
+                    _table(
+                        [
+                            pa.array(db_id[rows], type=pa.int64()),
+                            record_ids.take(rows),
+                            *self._arrow_columns(rows, public),
+                        ]
+                    )
                     for rows in (
                         np.array(batch, dtype=np.int64)
                         for batch in store.chunks(new, store.COPY_BATCH_ROWS)
@@ -423,19 +438,11 @@ class _Writer:
                 columns = self._columns(np.array(batch, dtype=np.int64), public)
                 store.rows_insert(
                     Incident,
-                    ("record_id", *INCIDENT_FIELDS),
-                    zip(
-                        listed[batch].tolist(),
-                        *columns,
-                        strict=True,
-                    ),
+                    fields,
+                    zip(db_id[batch].tolist(), listed[batch].tolist(), *columns, strict=True),
                     fixed=created,
                 )
-        db_id = np.full(len(data), -1, dtype=np.int64)
-        if new:
-            db_id[new] = self._created_ids(new, before)
         if changed:
-            db_id[changed] = [self.existing[data.record_id[i]][0] for i in changed]
             for batch in store.chunks(changed, WRITE_BATCH):
                 columns = self._columns(np.array(batch, dtype=np.int64), public)
                 store.rows_update(
@@ -444,9 +451,6 @@ class _Writer:
                     list(zip(*columns, db_id[batch].tolist(), strict=True)),
                     fixed=self._fixed(),
                 )
-            for chunk in store.chunks(db_id[changed].tolist()):
-                Offence.objects.filter(incident_id__in=chunk).delete()
-        self._offences(written, db_id)
 
     def _sort_out(self) -> tuple[list[int], list[int]]:
         """The file's new incidents (in source id order) and its changed ones."""
@@ -466,34 +470,21 @@ class _Writer:
         new.sort(key=data.record_id.__getitem__)
         return new, changed
 
-    def _created_ids(self, new: list[int], before: int) -> np.ndarray | list[int]:
-        """The ids the rows of ``new`` (inserted in that order after id ``before``) got.
-
-        Rows inserted one after the other take rising ids. So when the first and the last
-        of them are ``len(new) - 1`` apart, the rows hold every id in between, in order:
-        two lookups by the unique (source, record id) index instead of reading every id
-        back (or counting the rows, which reads them all too). Otherwise another writer
-        took ids in between, and each row's id is read back.
-        """
-        record_id = self.data.record_id
-        first, last = record_id[new[0]], record_id[new[-1]]
-        ends = dict(
-            Incident.objects.filter(source=self.feed, record_id__in=[first, last]).values_list(
-                "record_id", "id"
-            )
-        )
-        if ends[last] - ends[first] + 1 == len(new):
-            return np.arange(ends[first], ends[last] + 1, dtype=np.int64)
-        fresh = Incident.objects.filter(source=self.feed, id__gt=before)
-        created = dict(fresh.values_list("record_id", "id"))
-        return [created[record_id[i]] for i in new]
-
     def _blocks(
-        self, written: np.ndarray, shown: np.ndarray, code: np.ndarray, names: list[str]
+        self,
+        written: np.ndarray,
+        shown: np.ndarray,
+        code: np.ndarray,
+        names: list[str],
+        db_id: np.ndarray,
     ) -> _Blocks:
         """Add the exact points of this import's shown incidents to their blocks (stored as
         running sums), store the blocks, and give every incident of a block whose point
-        moved the new point."""
+        moved the new point.
+
+        The written incidents' offences (their incidents' ids in ``db_id``) go to the
+        database while the blocks' sums and points are worked out: neither needs the other,
+        and the server stores the one while this process does the other."""
         data = self.data
         wanted = np.unique(code[written][shown[written]])
         wanted = wanted[wanted >= 0]
@@ -514,65 +505,69 @@ class _Writer:
                 low[:, c] = row[5:7]
                 high[:, c] = row[7:9]
                 stored[c] = (row[9], row[10], row[11])
-        adds = written[shown[written] & np.isfinite(data.lat[written])]
-        if self.mapping.points_anonymised:
-            adds = adds[:0]
-        c_add = code[adds]
-        count += np.bincount(c_add, minlength=size)
-        for axis, values in enumerate((data.lat[adds], data.lon[adds])):
-            sums[axis] += np.bincount(c_add, weights=values, minlength=size)
-            np.minimum.at(low[axis], c_add, values)
-            np.maximum.at(high[axis], c_add, values)
-        lat = np.full(size, np.nan)
-        lon = np.full(size, np.nan)
-        cell = np.full(size, "", dtype=object)
-        for c, point in stored.items():
-            lat[c], lon[c], cell[c] = point
-        # The kind of each place: that of its last incident, found without a loop over them.
-        last = code.size - 1 - np.unique(code[::-1], return_index=True)[1]
-        kinds = dict(zip(code[last].tolist(), data.strings("place_kind", last), strict=True))
-        touched = np.unique(c_add)
-        shown_at = self._representative(
-            count[touched], sums[:, touched], low[:, touched], high[:, touched]
-        )
-        columns: list[np.ndarray] = [
-            count[touched], sums[0, touched], sums[1, touched], low[0, touched],
-            low[1, touched], high[0, touched], high[1, touched], *shown_at,
-        ]  # fmt: skip
-        fresh = pk[touched] < 0
-        added = touched[fresh].tolist()
-        inserts = list(
-            zip(
-                repeat(self.place.pk), [names[c][:200] for c in added], [kinds[c] for c in added],
-                repeat(self.now_db), *(v[fresh].tolist() for v in columns), repeat(self.now_db),
+
+        def plan() -> tuple[Any, ...]:
+            adds = written[shown[written] & np.isfinite(data.lat[written])]
+            if self.mapping.points_anonymised:
+                adds = adds[:0]
+            c_add = code[adds]
+            count[:] += np.bincount(c_add, minlength=size)
+            for axis, values in enumerate((data.lat[adds], data.lon[adds])):
+                sums[axis] += np.bincount(c_add, weights=values, minlength=size)
+                np.minimum.at(low[axis], c_add, values)
+                np.maximum.at(high[axis], c_add, values)
+            lat = np.full(size, np.nan)
+            lon = np.full(size, np.nan)
+            cell = np.full(size, "", dtype=object)
+            for c, point in stored.items():
+                lat[c], lon[c], cell[c] = point
+            # The kind of each place: that of its last incident, found without a loop over them.
+            last = code.size - 1 - np.unique(code[::-1], return_index=True)[1]
+            kinds = dict(zip(code[last].tolist(), data.strings("place_kind", last), strict=True))
+            touched = np.unique(c_add)
+            shown_at = self._representative(
+                count[touched], sums[:, touched], low[:, touched], high[:, touched]
             )
-        )  # fmt: skip
-        updates, moved = [], []
-        kept = ~fresh
-        for c, block_pk, *values in zip(
-            touched[kept].tolist(),
-            pk[touched[kept]].tolist(),
-            *(v[kept].tolist() for v in columns),
-            strict=True,
-        ):
-            updates.append((*values, self.now_db, block_pk))
-            if stored.get(c) != tuple(values[-3:]):
-                moved.append((*values[-3:], block_pk))
-        lat[touched], lon[touched], cell[touched] = shown_at
-        before = HundredBlock.objects.aggregate(last=Max("id"))["last"] or 0
+            columns: list[np.ndarray] = [
+                count[touched], sums[0, touched], sums[1, touched], low[0, touched],
+                low[1, touched], high[0, touched], high[1, touched], *shown_at,
+            ]  # fmt: skip
+            fresh = pk[touched] < 0
+            added = touched[fresh].tolist()
+            inserts = list(
+                zip(
+                    repeat(self.place.pk), [names[c][:200] for c in added],
+                    [kinds[c] for c in added], repeat(self.now_db),
+                    *(v[fresh].tolist() for v in columns), repeat(self.now_db),
+                )
+            )  # fmt: skip
+            updates, moved = [], []
+            kept = ~fresh
+            for c, block_pk, *values in zip(
+                touched[kept].tolist(),
+                pk[touched[kept]].tolist(),
+                *(v[kept].tolist() for v in columns),
+                strict=True,
+            ):
+                updates.append((*values, self.now_db, block_pk))
+                if stored.get(c) != tuple(values[-3:]):
+                    moved.append((*values[-3:], block_pk))
+            lat[touched], lon[touched], cell[touched] = shown_at
+            return lat, lon, cell, touched, added, inserts, updates, moved
+
+        lat, lon, cell, touched, added, inserts, updates, moved = self._offences(
+            written, db_id, meanwhile=plan
+        )
+        pk[added] = store.ids_reserve(HundredBlock, len(added))
         store.rows_insert(
-            HundredBlock, ("jurisdiction", "name", "kind", "created_at", *BLOCK_FIELDS), inserts
+            HundredBlock,
+            ("id", "jurisdiction", "name", "kind", "created_at", *BLOCK_FIELDS),
+            [
+                (block_pk, *values)
+                for block_pk, values in zip(pk[added].tolist(), inserts, strict=True)
+            ],
         )
         store.rows_update(HundredBlock, BLOCK_FIELDS, updates)
-        if inserts:
-            index = {names[c]: c for c in touched.tolist()}
-            # Without the model's ordering (by jurisdiction name: a join and a sort).
-            for block_pk, name in (
-                HundredBlock.objects.filter(jurisdiction=self.place, id__gt=before)
-                .order_by()
-                .values_list("id", "name")
-            ):
-                pk[index[name]] = block_pk
         # Every shown incident at a block whose point moved gets the new point.
         store.rows_update_joined(
             Incident, ("public_lat", "public_lon", "public_h3"), moved, "block"
@@ -610,8 +605,9 @@ class _Writer:
         for chunk in store.chunks(sorted(by_name)):
             yield from blocks.filter(name__in=chunk).values_list(*fields)
 
-    def _public(self, written: np.ndarray) -> _Public:
-        """The public place and point the privacy rules give each written incident."""
+    def _public(self, written: np.ndarray, db_id: np.ndarray) -> _Public:
+        """The public place and point the privacy rules give each written incident (and its
+        offences stored, see :meth:`_blocks`)."""
         data = self.data
         size = len(data)
         reason = data.coded("withheld_reason")
@@ -629,7 +625,7 @@ class _Writer:
         blockish &= ~withheld
         lat, lon = data.lat, data.lon
         has_point = np.isfinite(lat)
-        blocks = self._blocks(written, blockish, code, names)
+        blocks = self._blocks(written, blockish, code, names, db_id)
 
         pub_lat = np.full(size, np.nan)
         pub_lon = np.full(size, np.nan)
@@ -750,8 +746,9 @@ class _Writer:
             "report": self.report.pk, "updated_at": self.now_db,
         }  # fmt: skip
 
-    def _offences(self, written: np.ndarray, db_id: np.ndarray) -> None:
-        """Store the offences of the written incidents that have several.
+    def _offences(self, written: np.ndarray, db_id: np.ndarray, *, meanwhile: Callable[[], T]) -> T:
+        """Store the offences of the written incidents that have several (their incidents'
+        ids in ``db_id``), doing ``meanwhile`` as the server stores them; its result.
 
         An incident with one offence already holds all of it (category, NIBRS code, group,
         label, firearm), so only incidents with several get :class:`Offence` rows; the
@@ -764,14 +761,11 @@ class _Writer:
         chosen = np.flatnonzero(several[data.offence_incident])
         # In incident id order the unique (incident, position) index grows at its end.
         chosen = chosen[np.argsort(db_id[data.offence_incident[chosen]], kind="stable")]
-        copies = store.copies_columns()
-        for start in range(0, chosen.size, WRITE_BATCH):
-            part = chosen[start : start + WRITE_BATCH]
-            if copies:
-                firearm = data.offence_firearm[part]
-                store.rows_insert(
-                    Offence,
-                    OFFENCE_FIELDS,
+        if store.copies_columns():
+            done = store.tables_insert(
+                Offence,
+                OFFENCE_FIELDS,
+                (
                     _table(
                         [
                             pa.array(db_id[data.offence_incident[part]], type=pa.int64()),
@@ -780,14 +774,26 @@ class _Writer:
                             data.text("offence_nibrs", part),
                             data.text("offence_against", part),
                             data.text("offence_label", part),
-                            pa.array(firearm > 0, type=pa.bool_(), mask=firearm < 0),
+                            pa.array(
+                                data.offence_firearm[part] > 0,
+                                type=pa.bool_(),
+                                mask=data.offence_firearm[part] < 0,
+                            ),
                             pa.array(data.offence_withheld[part], type=pa.bool_()),
                         ]
-                    ),
-                    # Their incidents are this import's: created or updated by it.
-                    written_here=("incident",),
-                )
-                continue
+                    )
+                    for part in (
+                        chosen[start : start + store.COPY_BATCH_ROWS]
+                        for start in range(0, chosen.size, store.COPY_BATCH_ROWS)
+                    )
+                ),
+                # Their incidents are this import's: created (before it commits) or updated.
+                written_here=("incident",),
+                meanwhile=meanwhile,
+            )
+            return cast(T, done)
+        for start in range(0, chosen.size, WRITE_BATCH):
+            part = chosen[start : start + WRITE_BATCH]
             rows = iter(
                 zip(
                     db_id[data.offence_incident[part]].tolist(),
@@ -802,6 +808,7 @@ class _Writer:
                 )
             )
             store.rows_insert(Offence, OFFENCE_FIELDS, rows)
+        return meanwhile()
 
     def withdraw_missing(self) -> None:
         """Withdraw the source's active incidents that the file does not hold."""

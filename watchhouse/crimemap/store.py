@@ -20,10 +20,10 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -32,6 +32,8 @@ from django.db import IntegrityError, connection, models
 from pgpq import ArrowToPostgresBinaryEncoder
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Rows handed to the driver per executemany call.
 BATCH = 5_000
@@ -282,15 +284,20 @@ def tables_insert(
     *,
     fixed: Mapping[str, Any] | None = None,
     written_here: Collection[str] = (),
-) -> None:
+    meanwhile: Callable[[], T] | None = None,
+) -> T | None:
     """:func:`rows_insert` of several Arrow tables (made one after the other, as the
     iterable gives them), in one ``COPY`` where :func:`copies_columns` says so.
 
     The tables' encoded rows go to the server from a thread while the next is made, so that
     the server stores rows as this process prepares more. ``written_here`` names foreign
-    keys whose rows this transaction created or updated: they exist, and no other
-    transaction can delete them before this one ends, so they are not checked (the others
-    are, see :func:`_references_check`).
+    keys whose rows this transaction creates or updates: they exist, or will before it
+    commits, and no other transaction can delete them before this one ends, so they are not
+    checked (the others are, see :func:`_references_check`).
+
+    ``meanwhile``, when given, is work of this process that needs neither the connection nor
+    the rows: it runs once every table is sent, while the server is still storing them
+    (after the rows are stored, without ``COPY``), and its result is returned.
 
     Each column is cast to the Arrow type of its field (:func:`_arrow_type`) and pgpq
     encodes the rows in PostgreSQL's binary ``COPY`` format: no Python runs per row or
@@ -301,7 +308,7 @@ def tables_insert(
     if not copies_columns():
         for table in tables:
             rows_insert(model, fields, table, fixed=fixed)
-        return
+        return None if meanwhile is None else meanwhile()
     from psycopg.copy import QueuedLibpqWriter
 
     fixed = dict(fixed or {})
@@ -337,7 +344,45 @@ def tables_insert(
                 for batch in whole.to_batches(max_chunksize=COPY_BATCH_ROWS):
                     stream.write(encoder.write_batch(batch))
             stream.write(encoder.finish())
+            done = None if meanwhile is None else meanwhile()
         _references_check(cursor, model, references)
+    return done
+
+
+def ids_reserve(model: type[models.Model], count: int) -> np.ndarray:
+    """``count`` new primary keys of ``model``'s table (a ``RowIdField``), rising, for
+    rows this transaction inserts with them: no other row can take them.
+
+    On PostgreSQL they come from the column's sequence in one statement, which returns each
+    run of consecutive values as its first value and length (one run, unless another session
+    took values from the sequence at the same time). On SQLite they are the numbers after the
+    table's largest rowid: the transaction holds the whole database for writing from its
+    start (``IMMEDIATE``), so no other connection can insert before it commits, and the
+    caller inserts the rows before it inserts any other into the table.
+    """
+    if count == 0:
+        return np.empty(0, dtype=np.int64)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT pg_get_serial_sequence(%s, %s)",
+                [model._meta.db_table, model._meta.pk.column],
+            )
+            (sequence,) = cursor.fetchone()
+            # nextval runs in the series' order, so v - k stays the same along a run of
+            # consecutive values, and changes where another session took some in between.
+            cursor.execute(
+                "SELECT min(v), count(*) FROM (SELECT nextval(%s::regclass) AS v, k"
+                " FROM generate_series(1, %s) AS k) AS taken GROUP BY v - k ORDER BY 1",
+                [sequence, count],
+            )
+            runs = cursor.fetchall()
+        else:
+            pk = _column(model, model._meta.pk.name)
+            cursor.execute(f"SELECT max({pk}) FROM {_table(model)}")  # noqa: S608 - names from metadata
+            (last,) = cursor.fetchone()
+            runs = [((last or 0) + 1, count)]
+    return np.concatenate([np.arange(first, first + size, dtype=np.int64) for first, size in runs])
 
 
 def _unconstrained_keys(model: type[models.Model]) -> list[str]:
