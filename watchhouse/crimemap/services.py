@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from itertools import repeat
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 import h3
 import numpy as np
@@ -328,6 +328,19 @@ class _Blocks:
     written: np.ndarray  # the ids of the blocks this import inserted or updated
 
 
+class _BlockPlan(NamedTuple):
+    """The blocks' public points (by position in the names) and the rows that store them."""
+
+    lat: np.ndarray
+    lon: np.ndarray
+    h3: np.ndarray
+    touched: np.ndarray  # the blocks this import adds points to
+    added: list[int]  # those of them not stored yet
+    inserts: list[tuple[Any, ...]]
+    updates: list[tuple[Any, ...]]
+    moved: list[tuple[float, float, str, int]]  # (lat, lon, h3, id) of stored blocks that moved
+
+
 def _table(columns: list[pa.Array]) -> pa.Table:
     """Columns as a table for :func:`store.rows_insert` (which reads them by position)."""
     return pa.Table.from_arrays(columns, names=[str(k) for k in range(len(columns))])
@@ -506,7 +519,7 @@ class _Writer:
                 high[:, c] = row[7:9]
                 stored[c] = (row[9], row[10], row[11])
 
-        def plan() -> tuple[Any, ...]:
+        def plan() -> _BlockPlan:
             adds = written[shown[written] & np.isfinite(data.lat[written])]
             if self.mapping.points_anonymised:
                 adds = adds[:0]
@@ -541,7 +554,8 @@ class _Writer:
                     *(v[fresh].tolist() for v in columns), repeat(self.now_db),
                 )
             )  # fmt: skip
-            updates, moved = [], []
+            updates: list[tuple[Any, ...]] = []
+            moved: list[tuple[float, float, str, int]] = []
             kept = ~fresh
             for c, block_pk, *values in zip(
                 touched[kept].tolist(),
@@ -553,27 +567,32 @@ class _Writer:
                 if stored.get(c) != tuple(values[-3:]):
                     moved.append((*values[-3:], block_pk))
             lat[touched], lon[touched], cell[touched] = shown_at
-            return lat, lon, cell, touched, added, inserts, updates, moved
+            return _BlockPlan(lat, lon, cell, touched, added, inserts, updates, moved)
 
-        lat, lon, cell, touched, added, inserts, updates, moved = self._offences(
-            written, db_id, meanwhile=plan
-        )
+        planned = self._offences(written, db_id, meanwhile=plan)
+        added = planned.added
         pk[added] = store.ids_reserve(HundredBlock, len(added))
         store.rows_insert(
             HundredBlock,
             ("id", "jurisdiction", "name", "kind", "created_at", *BLOCK_FIELDS),
             [
                 (block_pk, *values)
-                for block_pk, values in zip(pk[added].tolist(), inserts, strict=True)
+                for block_pk, values in zip(pk[added].tolist(), planned.inserts, strict=True)
             ],
         )
-        store.rows_update(HundredBlock, BLOCK_FIELDS, updates)
+        store.rows_update(HundredBlock, BLOCK_FIELDS, planned.updates)
         # Every shown incident at a block whose point moved gets the new point.
         store.rows_update_joined(
-            Incident, ("public_lat", "public_lon", "public_h3"), moved, "block"
+            Incident, ("public_lat", "public_lon", "public_h3"), planned.moved, "block"
         )
         return _Blocks(
-            names=names, pk=pk, lat=lat, lon=lon, h3=cell, moved=moved, written=pk[touched]
+            names=names,
+            pk=pk,
+            lat=planned.lat,
+            lon=planned.lon,
+            h3=planned.h3,
+            moved=planned.moved,
+            written=pk[planned.touched],
         )
 
     def _representative(
