@@ -111,6 +111,34 @@ def test_importing_the_same_file_again_changes_nothing(grid, write_export, mappi
     assert ImportReport.objects.count() == 2
 
 
+def test_digests_made_batch_by_batch_as_incidents_are_written_recognise_them_again(
+    grid, write_export, mapping_file, monkeypatch
+):
+    # The digests of new incidents are made as each batch is written; those of stored ones
+    # when the file is sorted out, all at once. Batches of 2 split incidents with several
+    # offences from their neighbours.
+    rows = [
+        row("A1"), row("A1", code="13A", label="ASSAULT 1ST DEGREE", gun="Y"), row("B2"),
+        row("C3", code="290", label="PROPERTY DAMAGE"), row("C3", code="13B"),
+        row("C3", code="23F", label="THEFT FROM VEHICLE"), row("D4", code="290"),
+        row("E5", address="1921 Olive St", lat="38.6151", lon="-90.2951"),
+    ]  # fmt: skip
+    monkeypatch.setattr(store, "COPY_BATCH_ROWS", 2)
+    monkeypatch.setattr("watchhouse.crimemap.services.WRITE_BATCH", 2)
+    first = _import(write_export(rows), mapping_file)
+    assert (first.incidents_created, first.offences_written) == (5, 8)
+    monkeypatch.undo()
+    again = _import(write_export(rows, name="again.csv"), mapping_file)
+    assert (again.incidents_created, again.incidents_updated, again.incidents_unchanged) == (
+        0, 0, 5
+    )  # fmt: skip
+    # One offence of C3 relabelled: C3 alone has changed.
+    rows[5] = row("C3", code="23F", label="THEFT FROM A VEHICLE")
+    changed = _import(write_export(rows, name="changed.csv"), mapping_file)
+    assert (changed.incidents_updated, changed.incidents_unchanged) == (1, 4)
+    assert Incident.objects.get(report=changed).record_id == "C3"
+
+
 def test_a_corrected_record_updates_its_incident_in_place(grid, write_export, mapping_file):
     _import(write_export([row("A1"), row("A1", code="13B"), row("B2", code="290")]), mapping_file)
     before = dict(Incident.objects.values_list("record_id", "id"))

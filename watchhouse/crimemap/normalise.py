@@ -119,7 +119,6 @@ class Normalised:
     lat: np.ndarray = field(default_factory=lambda: np.zeros(0))  # NaN: no exact point
     lon: np.ndarray = field(default_factory=lambda: np.zeros(0))
     areas: dict[str, np.ndarray] = field(default_factory=dict)  # kind -> area id, -1 none
-    digest: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     # Offences (arrays of equal length), grouped by incident in position order.
     offence_incident: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     offence_position: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -128,6 +127,14 @@ class Normalised:
     # The text columns (see TEXTS), each as a few values and an index per entry.
     _coded: dict[str, Coded] = field(default_factory=dict, repr=False, compare=False)
     _arrow_values: dict[str, pa.Array] = field(default_factory=dict, repr=False, compare=False)
+    # For the digests (see digests): hashes of some columns, made while normalising, by name;
+    # of the other text columns, by name: each entry's distinct value, those values, their
+    # hashes and whether each is made yet; the incidents' digests and whether each is made.
+    _hashes: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    _value_hashes: dict[str, tuple[np.ndarray, pa.Array, np.ndarray, np.ndarray]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    _digests: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     def coded(self, name: str) -> Coded:
         """The text column ``name`` (one of :data:`TEXTS`) as values (few; one may repeat)
@@ -158,6 +165,8 @@ class Normalised:
             raise KeyError(name)
         self._coded[name] = coded
         self._arrow_values.pop(name, None)
+        self._value_hashes.pop(name, None)
+        self._hashes.pop(name, None)
 
     @property
     def rows_rejected(self) -> int:
@@ -165,6 +174,58 @@ class Normalised:
 
     def __len__(self) -> int:
         return len(self.record_id)
+
+    def digests(self, rows: np.ndarray) -> np.ndarray:
+        """The 64-bit digest of each incident of ``rows`` (int64): of everything the import
+        writes for it, so that a row that did not change is recognised without comparing
+        columns. Each is made the first time it is asked for (a text value is hashed the
+        first time one of those incidents has it): an import asks for those it writes one
+        batch at a time, as it sends the batch to the database, so that the database
+        stores one batch while the next one's digests are made."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self._digests is None:
+            self._digests = (np.zeros(len(self), np.int64), np.zeros(len(self), bool))
+        digests, made = self._digests
+        todo = np.unique(rows[~made[rows]])
+        if todo.size:
+            digests[todo] = _digest(self, todo)
+            made[todo] = True
+        return digests[rows]
+
+    def hashes(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """The hash of column ``name`` (one of :data:`TEXTS`) for the entries ``rows``."""
+        known = self._hashes.get(name)
+        if known is not None:
+            return known[rows]
+        found = self._value_hashes.get(name)
+        if found is None:
+            # A value may be among the values more than once (a block's label, once per
+            # address on it): each distinct one is hashed once. The last is null's.
+            encoded = pc.dictionary_encode(self.values(name))
+            size = len(encoded.dictionary)
+            hashes = np.zeros(size + 1, np.uint64)
+            hashes[size] = _NULL_HASH
+            made = np.zeros(size + 1, bool)
+            made[size] = True
+            which = pc.fill_null(encoded.indices, size).to_numpy(zero_copy_only=False)
+            found = self._value_hashes[name] = (
+                which[self.coded(name).indices],
+                encoded.dictionary,
+                hashes,
+                made,
+            )
+        which, distinct, hashes, made = found
+        wanted = which[rows]
+        todo = np.unique(wanted[~made[wanted]])
+        if todo.size:
+            hashes[todo] = _string_hash(distinct.take(todo).to_pylist())
+            made[todo] = True
+        return hashes[wanted]
+
+    def hashes_known(self, hashes: dict[str, np.ndarray]) -> None:
+        """Hashes of some text columns by name (of every entry), made while normalising from
+        their few distinct values: equal to what :meth:`hashes` would make."""
+        self._hashes |= hashes
 
 
 # Hashing: stable 64-bit digests of columns, the same in every process and on every machine.
@@ -247,7 +308,11 @@ def _as_text(array: pa.Array) -> pa.Array:
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         array = pc.cast(array, pa.string())
     trimmed = pc.utf8_trim_whitespace(array)
-    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+    empty = pc.equal(trimmed, "")
+    if not pc.any(empty).as_py():
+        # Most columns have no empty text: no copy of every value to make.
+        return trimmed
+    return pc.if_else(empty, pa.scalar(None, pa.string()), trimmed)
 
 
 def _as_number(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -479,10 +544,11 @@ def incidents_normalise(
         name: _string_hash(offences.coding[name].tolist())[offences.combination]
         for name in ("category", "nibrs", "against")
     }
-    known = {f"offence_{name}": values[order] for name, values in coded.items()}
-    known |= {name: values[primary] for name, values in coded.items()}
-    known["precision"] = _string_hash(_PRECISIONS)[precision[heads]]
-    result.digest = _digest(result, heads.size, known)
+    result.hashes_known(
+        {f"offence_{name}": values[order] for name, values in coded.items()}
+        | {name: values[primary] for name, values in coded.items()}
+        | {"precision": _string_hash(_PRECISIONS)[precision[heads]]}
+    )
     return result
 
 
@@ -1062,44 +1128,41 @@ def _argmin_per_group(values: np.ndarray, starts: np.ndarray, counts: np.ndarray
     return first - starts
 
 
-def _digest(result: Normalised, count: int, known: dict[str, np.ndarray]) -> np.ndarray:
-    """A 64-bit digest per incident of everything the import writes for it, so a row that
-    did not change is recognised without comparing columns.
-
-    ``known`` holds the hashes of some text columns by name, already computed from their
-    few distinct values; they equal what hashing the column gives.
-    """
-
-    def text(name: str) -> np.ndarray:
-        if name in known:
-            return known[name]
-        # Values may repeat (a block's label, once per address on it): each is hashed once.
-        return _hash(result.values(name))[result.coded(name).indices]
-
+def _digest(result: Normalised, rows: np.ndarray) -> np.ndarray:
+    """The digests of incidents ``rows`` (see :meth:`Normalised.digests`), as int64."""
     columns: list[np.ndarray] = [
-        text(name)
+        result.hashes(name, rows)
         for name in (
             "precision", "category", "nibrs", "against", "label", "address",
             "withheld_reason", "place_kind", "place_label", "area_label", "area_code",
         )
     ]  # fmt: skip
     columns += [
-        result.occurred_us, result.until_us, result.offence_count, result.firearm,
-        result.domestic, result.lat, result.lon, *result.areas.values(),
+        values[rows]
+        for values in (
+            result.occurred_us, result.until_us, result.offence_count, result.firearm,
+            result.domestic, result.lat, result.lon, *result.areas.values(),
+        )
     ]  # fmt: skip
-    digest = _hash_rows(columns, count)
+    digest = _hash_rows(columns, rows.size)
+    # The incidents' offences, incident by incident (each has at least one; the offences
+    # are grouped by incident, in incident order).
+    sizes = result.offence_count[rows]
+    starts = np.cumsum(sizes) - sizes
+    first = np.searchsorted(result.offence_incident, rows)
+    which = np.arange(int(sizes.sum())) + np.repeat(first - starts, sizes)
     offence_columns: list[np.ndarray] = [
-        text(name)
+        result.hashes(name, which)
         for name in ("offence_category", "offence_nibrs", "offence_against", "offence_label")
     ]
     offence_columns += [
-        result.offence_position,
-        result.offence_firearm,
-        result.offence_withheld.astype(np.int64),
+        result.offence_position[which],
+        result.offence_firearm[which],
+        result.offence_withheld[which].astype(np.int64),
     ]
-    per_offence = _hash_rows(offence_columns, result.offence_incident.size)
-    total = np.zeros(count, dtype=np.uint64)
-    np.add.at(total, result.offence_incident, per_offence)
+    per_offence = _hash_rows(offence_columns, which.size)
+    # Their sum per incident (modulo 2**64: the order of the offences does not matter).
+    total = np.add.reduceat(per_offence, starts) if rows.size else per_offence[:0]
     return _mix(digest, total).view(np.int64)
 
 

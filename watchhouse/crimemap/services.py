@@ -472,15 +472,20 @@ class _Writer:
             record_ids = pa.array(data.record_id, type=pa.string())
             # In id order the unique (source, record_id) index grows at its end: much faster.
             return pc.array_sort_indices(record_ids).to_numpy().tolist(), []
-        new, changed = [], []
-        active = IncidentState.ACTIVE
-        for i, (sid, digest) in enumerate(zip(data.record_id, data.digest.tolist(), strict=True)):
-            found = self.existing.get(sid)
-            if found is None:
-                new.append(i)
-            elif found[1] != digest or found[2] != active:
-                changed.append(i)
+        new: list[int] = []
+        stored: list[int] = []
+        for i, sid in enumerate(data.record_id):
+            (stored if sid in self.existing else new).append(i)
         new.sort(key=data.record_id.__getitem__)
+        # Only the stored incidents' digests are made here; the new ones' as they are written.
+        active = IncidentState.ACTIVE
+        changed = [
+            i
+            for i, digest in zip(
+                stored, data.digests(np.array(stored, dtype=np.int64)).tolist(), strict=True
+            )
+            if self.existing[data.record_id[i]][1:] != (digest, active)
+        ]
         return new, changed
 
     def _blocks(
@@ -706,7 +711,7 @@ class _Writer:
             *(store.ids(data.areas[k][written]) for k in AREA_KINDS),
             text("area_label", written),
             text("area_code", written),
-            data.digest[written].tolist(),
+            data.digests(written).tolist(),
         ]
 
     def _arrow_columns(self, written: np.ndarray, public: _Public) -> list[pa.Array]:
@@ -755,7 +760,7 @@ class _Writer:
             *(ids(data.areas[k][written]) for k in AREA_KINDS),
             text("area_label", written),
             text("area_code", written),
-            pa.array(data.digest[written], type=pa.int64()),
+            pa.array(data.digests(written), type=pa.int64()),
         ]
 
     def _fixed(self) -> dict[str, Any]:
