@@ -186,7 +186,7 @@ class Normalised:
         if self._digests is None:
             self._digests = (np.zeros(len(self), np.int64), np.zeros(len(self), bool))
         digests, made = self._digests
-        todo = np.unique(rows[~made[rows]])
+        todo = _not_made(rows, made)
         if todo.size:
             digests[todo] = _digest(self, todo)
             made[todo] = True
@@ -216,7 +216,7 @@ class Normalised:
             )
         which, distinct, hashes, made = found
         wanted = which[rows]
-        todo = np.unique(wanted[~made[wanted]])
+        todo = _not_made(wanted, made)
         if todo.size:
             hashes[todo] = _string_hash(distinct.take(todo).to_pylist())
             made[todo] = True
@@ -226,6 +226,14 @@ class Normalised:
         """Hashes of some text columns by name (of every entry), made while normalising from
         their few distinct values: equal to what :meth:`hashes` would make."""
         self._hashes |= hashes
+
+
+def _not_made(entries: np.ndarray, made: np.ndarray) -> np.ndarray:
+    """The distinct positions among ``entries`` whose ``made`` is False, in order (marked in
+    an array as long as ``made``: quicker than sorting the entries)."""
+    wanted = np.zeros(made.size, dtype=bool)
+    wanted[entries] = True
+    return np.flatnonzero(wanted & ~made)
 
 
 # Hashing: stable 64-bit digests of columns, the same in every process and on every machine.
